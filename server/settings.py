@@ -1,0 +1,58 @@
+"""Settings from the environment (prefix ``FENGQIAO_``) or a ``.env`` file.
+
+Read once by the CLI and handed to ``create_app``; nothing reads the environment at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FENGQIAO_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_VAR_DIR / 'fengqiao.db'}",
+        description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    # The key that encrypts ID numbers, phones and addresses at rest (urlsafe base64 of 32
+    # bytes). Without one, `data_key_file` is read (make run creates it once).
+    data_key: str | None = None
+    data_key_file: Path = DEFAULT_VAR_DIR / "data.key"
+    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    default_page_size: int = Field(default=50, ge=1, le=500)
+    max_page_size: int = Field(default=500, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def supported_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "FENGQIAO_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_data_key(self) -> str:
+        if self.data_key:
+            return self.data_key
+        if self.data_key_file.exists():
+            return self.data_key_file.read_text().strip()
+        raise RuntimeError(
+            f"没有数据加密密钥：请设置 FENGQIAO_DATA_KEY 或运行 `fengqiao keygen`"
+            f" 生成 {self.data_key_file}"
+        )
