@@ -95,6 +95,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_file_region_path_registered", "region_path", "registered_at", "id"),
         Index("ix_case_file_status_registered", "status", "registered_at", "id"),
         Index("ix_case_file_next_deadline", "next_deadline_at"),
+        Index("ix_case_file_registered", "registered_at", "id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -138,6 +139,9 @@ class Case(SQLModel, table=True):
     registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     version: int = 1
+    # SHA-256 of the intake as first submitted: the same id with the same content is a
+    # harmless retry, the same id with other content is a conflict.
+    intake_digest: str = Field(max_length=64)
 
 
 class Party(SQLModel, table=True):

@@ -62,3 +62,53 @@ class User(SQLModel, table=True):
 
 def role_allowed_at(role: Role, level: Level) -> bool:
     return level in ROLE_LEVELS[role]
+
+
+# What each role may do to a case. Grid workers capture and visit; mediators run people's
+# mediation; village leaders also decide intake and escalation; written replies, reviews
+# and extensions belong to the organs (town and county), which are administrative bodies.
+_CAPTURE = frozenset({"record_visit", "add_note"})
+_MEDIATION = frozenset(
+    {
+        "start_mediation",
+        "refuse_mediation",
+        "record_session",
+        "fail_mediation",
+        "reach_agreement",
+        "sign_agreement",
+        "follow_up",
+        "confirm_performance",
+        "report_nonperformance",
+        "request_judicial_confirmation",
+    }
+)
+_VILLAGE_DECISIONS = frozenset({"accept", "decline", "route", "return_misrouted", "escalate", "evaluate", "close"})
+_ORGAN_DECISIONS = frozenset(
+    {
+        "start_handling",
+        "extend",
+        "reply",
+        "request_review",
+        "decide_review",
+        "request_rereview",
+        "record_hearing",
+        "decide_rereview",
+    }
+)
+ROLE_ACTIONS: dict[Role, frozenset[str]] = {
+    Role.GRID_WORKER: _CAPTURE,
+    Role.VILLAGE_MEDIATOR: _CAPTURE | _MEDIATION,
+    Role.VILLAGE_LEADER: _CAPTURE | _MEDIATION | _VILLAGE_DECISIONS,
+    Role.TOWN_OFFICER: _CAPTURE | _MEDIATION | _VILLAGE_DECISIONS | _ORGAN_DECISIONS,
+    Role.COUNTY_OFFICER: _CAPTURE | _MEDIATION | _VILLAGE_DECISIONS | _ORGAN_DECISIONS,
+    Role.ADMIN: _CAPTURE | _MEDIATION | _VILLAGE_DECISIONS | _ORGAN_DECISIONS,
+}
+
+# Entries anyone who can read the case may add, even after it has moved up a level: the
+# village keeps visiting an escalated case.
+READ_SCOPE_ACTIONS = _CAPTURE
+
+# Who may see a petitioner's identity in clear (need-to-know, always with a reason).
+IDENTITY_READERS = frozenset(
+    {Role.VILLAGE_MEDIATOR, Role.VILLAGE_LEADER, Role.TOWN_OFFICER, Role.COUNTY_OFFICER, Role.ADMIN}
+)

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 # Importing the domain modules registers their tables on the shared metadata.
-from grid import categories, cases, hierarchy, people  # noqa: F401
+from grid import cases, categories, hierarchy, people  # noqa: F401
 from grid.storage_types import UTCDateTime
 
 

@@ -1,0 +1,137 @@
+"""The one place where failures become HTTP responses (RFC 9457 problem+json).
+
+Every problem carries a stable ``code``; clients and tests switch on it, never on text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
+
+from grid.errors import DomainError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ServiceError(DomainError):
+    """A refusal decided by the service layer (auth, scope, missing rows, conflicts)."""
+
+
+# Codes whose HTTP status is not the default 422 of a refused rule.
+STATUS_BY_CODE: dict[str, int] = {
+    "auth.unauthenticated": 401,
+    "auth.invalid_credentials": 401,
+    "auth.token_expired": 401,
+    "auth.token_revoked": 401,
+    "auth.forbidden": 403,
+    "auth.out_of_scope": 404,
+    "not_found": 404,
+    "case.not_found": 404,
+    "user.not_found": 404,
+    "region.not_found": 404,
+    "case.invalid_transition": 409,
+    "case.version_conflict": 409,
+    "case.duplicate_id": 409,
+    "case.extension_used": 409,
+    "case.window_closed": 409,
+    "case.window_open": 409,
+    "case.performance_unconfirmed": 409,
+    "user.username_taken": 409,
+    "request.method_not_allowed": 405,
+    "internal": 500,
+}
+
+TITLES_ZH: dict[int, str] = {
+    400: "请求有误",
+    401: "需要登录",
+    403: "无权操作",
+    404: "未找到",
+    405: "不支持的请求方法",
+    409: "与当前状态冲突",
+    422: "内容不符合规则",
+    500: "服务器内部错误",
+}
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    body = {
+        "type": f"urn:fengqiao:problem:{code}",
+        "title": TITLES_ZH.get(status, "错误"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def domain_error_handler(_request: Request, error: DomainError) -> Response[dict[str, Any]]:
+    status = STATUS_BY_CODE.get(error.code, 422)
+    return problem(status, error.code, error.message, **error.data)
+
+
+def validation_error_handler(_request: Request, error: ValidationException) -> Response[dict[str, Any]]:
+    """Request bodies that fail their schema: name every field and the rule it broke."""
+    errors = _pydantic_errors(error)
+    if errors is None:
+        errors = [
+            {"field": str(item.get("key") or ""), "rule": "invalid", "message": str(item.get("message"))}
+            for item in (error.extra if isinstance(error.extra, list) else [])
+        ]
+    return problem(422, InvalidInput.code, "提交的内容有误，请按提示修改", errors=errors)
+
+
+def _pydantic_errors(error: BaseException) -> list[dict[str, str]] | None:
+    # Litestar keeps pydantic's own error list on the cause; it carries the rule (type)
+    # that its flattened message list drops.
+    cause: BaseException | None = error.__cause__
+    while cause is not None:
+        raw = getattr(cause, "errors", None)
+        if isinstance(raw, list) and raw and isinstance(raw[0], dict) and "type" in raw[0]:
+            return [
+                {
+                    "field": ".".join(str(part) for part in item.get("loc", ())),
+                    "rule": str(item["type"]),
+                    "message": str(item.get("msg", "")),
+                }
+                for item in raw
+            ]
+        cause = cause.__cause__
+    return None
+
+
+def http_error_handler(_request: Request, error: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(error, NotAuthorizedException):
+        return problem(401, "auth.unauthenticated", "请先登录")
+    if isinstance(error, NotFoundException):
+        return problem(404, "not_found", "请求的资源不存在")
+    if isinstance(error, MethodNotAllowedException):
+        return problem(405, "request.method_not_allowed", "不支持的请求方法")
+    status = error.status_code
+    code = "request.too_large" if status == 413 else "request.invalid"
+    return problem(status, code, str(error.detail))
+
+
+def internal_error_handler(request: Request, error: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(500, "internal", "服务器内部错误，请稍后重试")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,577 @@
+"""Cases: intake, reads in scope, edits, transitions and identity reveals.
+
+Services orchestrate: they load rows, ask ``grid`` rules for decisions, and write the
+state change and its timeline entries in one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from grid import deadlines
+from grid.calendar import local_date
+from grid.cases import (
+    Case,
+    CaseCounter,
+    CaseEvent,
+    HandlingLevel,
+    IdentityAccess,
+    Party,
+    PartyKind,
+    official_number,
+)
+from grid.categories import Category, CategoryVersion
+from grid.errors import InvalidInput, Issue
+from grid.hierarchy import Level, Region, codes_on_path
+from grid.identity import mask_address, mask_id_number, mask_phone
+from grid.intake import PartyInput, check_parties
+from grid.lifecycle import (
+    Action,
+    CaseFacts,
+    Command,
+    Decision,
+    RunningClock,
+    Status,
+    TimelineEntry,
+    decide,
+    register,
+    running_clocks,
+)
+from grid.people import IDENTITY_READERS, READ_SCOPE_ACTIONS, ROLE_ACTIONS, Role
+from server.errors import ServiceError
+from server.principal import Principal
+from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
+from server.services.context import ServiceContext
+from server.services.regions import in_subtree
+from server.services.upsert import upsert_statement
+
+HANDLING_TO_REGION_LEVEL = {
+    HandlingLevel.VILLAGE: Level.VILLAGE,
+    HandlingLevel.TOWNSHIP: Level.TOWNSHIP,
+    HandlingLevel.COUNTY: Level.COUNTY,
+}
+# Only an acceptance that will succeed draws a number; a refused one must not burn it.
+ACCEPTABLE = frozenset({Status.REGISTERED, Status.ESCALATED})
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    status: list[str] | None = None
+    kind: list[str] | None = None
+    category: list[str] | None = None
+    level: list[str] | None = None
+    region: str | None = None
+    q: str | None = None
+    assigned_to_me: bool = False
+    created_by_me: bool = False
+
+
+@dataclass(frozen=True)
+class CaseBundle:
+    case: Case
+    parties: list[Party]
+    facts: CaseFacts
+
+
+def out_of_scope() -> ServiceError:
+    # One answer for "missing" and "not yours": the content and existence stay private.
+    return ServiceError("案件不存在或不在您的管辖范围内", code="auth.out_of_scope")
+
+
+def intake_digest(data: CaseCreate) -> str:
+    canonical = data.model_dump(mode="json", exclude={"captured_at"})
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.registered_at.isoformat(), str(case.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(at), uuid.UUID(case_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidInput([Issue("cursor", "cursor.invalid", "分页游标无效")]) from None
+
+
+class CaseService:
+    def __init__(self, context: ServiceContext):
+        self.context = context
+
+    @property
+    def cipher(self):
+        return self.context.cipher
+
+    # ------------------------------------------------------------ scope
+
+    def _scope_clause(self, principal: Principal):
+        return or_(
+            in_subtree(col(Case.region_path), principal.node_path),
+            col(Case.created_by) == principal.user_id,
+            col(Case.assigned_to) == principal.user_id,
+        )
+
+    def _can_read(self, principal: Principal, case: Case) -> bool:
+        return (
+            principal.covers(case.region_path)
+            or case.created_by == principal.user_id
+            or case.assigned_to == principal.user_id
+        )
+
+    def _check_may_act(self, principal: Principal, case: Case, action: Action) -> None:
+        if action.value not in ROLE_ACTIONS[principal.role]:
+            raise ServiceError(f"您的角色无权执行此操作（{action.value}）", code="auth.forbidden")
+        if action.value in READ_SCOPE_ACTIONS:
+            return
+        # Decisions belong to the level that holds the case now; a village keeps reading an
+        # escalated case but no longer decides on it.
+        if not principal.covers(case.handling_node_path):
+            raise ServiceError("案件当前不由您所在层级办理", code="auth.forbidden")
+
+    # ------------------------------------------------------------ intake
+
+    async def create(self, principal: Principal, data: CaseCreate) -> CaseBundle:
+        now = self.context.clock.now()
+        digest = intake_digest(data)
+        case_id = data.id or uuid.uuid4()
+        checked = check_parties(
+            [
+                PartyInput(
+                    kind=party.kind,
+                    role=party.role,
+                    name=party.name,
+                    id_number=party.id_number,
+                    id_unknown_reason=party.id_unknown_reason,
+                    org_code=party.org_code,
+                    phone=party.phone,
+                    address=party.address,
+                    is_representative=party.is_representative,
+                    is_signer=party.is_signer,
+                )
+                for party in data.parties
+            ],
+            is_collective=data.is_collective,
+        )
+        async with self.context.db.write() as session:
+            existing = await session.get(Case, case_id)
+            if existing is not None:
+                if existing.intake_digest == digest and self._can_read(principal, existing):
+                    return await self._bundle(session, existing)
+                raise ServiceError("该案件编号已被另一份内容使用", code="case.duplicate_id")
+            place = await self._place_of(session, principal, data)
+            category_version = await self._current_category_version(session, data.category)
+            level = self._initial_level(principal)
+            handling_node = await self._ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
+            village_code = place.code if place.level == Level.VILLAGE else str(place.parent_code)
+            parties: list[Party] = []
+            party_ids: list[str] = []
+            for ordinal, (given, party) in enumerate(zip(data.parties, checked, strict=True)):
+                party_id = given.id or uuid.uuid4()
+                party_ids.append(str(party_id))
+                parties.append(self._party_row(case_id, party_id, ordinal, party))
+            decision = register(
+                kind=data.kind,
+                level=level,
+                party_ids=tuple(party_ids),
+                involves_litigation=data.flags.involves_litigation,
+                administrative_dispute=data.flags.administrative_dispute,
+                now=now,
+                actor=principal.actor,
+            )
+            case = Case(
+                id=case_id,
+                kind=data.kind.value,
+                category_code=data.category,
+                category_version=category_version,
+                channel=data.channel.value,
+                title=data.title,
+                request=data.request,
+                facts=data.facts,
+                reasons=data.reasons,
+                risk=data.risk.value,
+                latitude=data.location.latitude if data.location else None,
+                longitude=data.location.longitude if data.location else None,
+                people_involved=max(data.people_involved, sum(1 for p in data.parties if p.kind is PartyKind.PERSON)),
+                is_collective=data.is_collective,
+                **data.flags.model_dump(),
+                village_code=village_code,
+                grid_code=place.code if place.level == Level.GRID else None,
+                region_path=place.path,
+                level=level.value,
+                handling_node_code=handling_node.code,
+                handling_node_path=handling_node.path,
+                status=decision.facts.status.value,
+                lifecycle={},
+                created_by=principal.user_id,
+                captured_at=data.captured_at,
+                registered_at=now,
+                updated_at=now,
+                intake_digest=digest,
+            )
+            self._apply_facts(case, decision.facts)
+            session.add(case)
+            await session.flush()
+            for party in parties:
+                session.add(party)
+            await self._append_entries(session, case.id, decision.entries, first_seq=1)
+            await session.flush()
+            return CaseBundle(case, parties, decision.facts)
+
+    def _initial_level(self, principal: Principal) -> HandlingLevel:
+        # A visit received at the town or county is handled there; door-to-door capture
+        # starts in the village (小事不出村).
+        if principal.role is Role.TOWN_OFFICER:
+            return HandlingLevel.TOWNSHIP
+        if principal.role is Role.COUNTY_OFFICER:
+            return HandlingLevel.COUNTY
+        return HandlingLevel.VILLAGE
+
+    async def _place_of(self, session: AsyncSession, principal: Principal, data: CaseCreate) -> Region:
+        code = data.grid_code or data.village_code
+        if code is None:
+            if principal.role is Role.GRID_WORKER:
+                code = principal.node_code
+            else:
+                raise InvalidInput([Issue("village_code", "case.place_required", "请选择案件所在的村（社区）或网格")])
+        place = await session.get(Region, code)
+        field = "grid_code" if data.grid_code else "village_code"
+        if place is None or place.level not in (Level.VILLAGE, Level.GRID):
+            raise InvalidInput([Issue(field, "case.place_invalid", "案件所在地须为村（社区）或网格")])
+        if data.grid_code and data.village_code and place.parent_code != data.village_code:
+            raise InvalidInput([Issue("grid_code", "case.place_mismatch", "网格不属于所选的村（社区）")])
+        if not principal.covers(place.path):
+            raise InvalidInput([Issue(field, "auth.out_of_scope", "案件所在地不在您的管辖范围内")])
+        return place
+
+    async def _ancestor_at(self, session: AsyncSession, path: str, level: Level) -> Region:
+        result = await session.exec(
+            select(Region).where(col(Region.code).in_(codes_on_path(path)), Region.level == level.value)
+        )
+        region = result.first()
+        if region is None:
+            raise ServiceError(f"区划树中缺少{level.value}层级", code="region.not_found")
+        return region
+
+    async def _current_category_version(self, session: AsyncSession, code: str) -> int:
+        version = (await session.exec(select(func.max(CategoryVersion.version)))).one()
+        if version is None:
+            raise ServiceError("尚未发布纠纷分类目录", code="categories.missing")
+        found = (
+            await session.exec(select(Category.id).where(Category.version == version, Category.code == code))
+        ).first()
+        if found is None:
+            raise InvalidInput([Issue("category", "case.unknown_category", f"分类 {code} 不在现行分类目录中")])
+        return int(version)
+
+    def _party_row(self, case_id: uuid.UUID, party_id: uuid.UUID, ordinal: int, checked) -> Party:
+        source = checked.source
+        resident_id = checked.resident_id
+        phone = checked.phone
+        cipher = self.cipher
+        id_value = resident_id.value if resident_id else None
+        return Party(
+            id=party_id,
+            case_id=case_id,
+            ordinal=ordinal,
+            kind=source.kind.value,
+            role=source.role.value,
+            name=source.name,
+            is_representative=source.is_representative,
+            is_signer=source.is_signer,
+            id_number_status=resident_id.status.value if resident_id else None,
+            id_unknown_reason=resident_id.unknown_reason if resident_id else None,
+            id_number_masked=mask_id_number(id_value) if id_value else None,
+            id_number_cipher=cipher.encrypt(id_value, context="party.id_number") if id_value else None,
+            id_number_index=cipher.blind_index(id_value, "party.id_number") if id_value else None,
+            org_code=source.org_code,
+            phone_kind=phone.kind.value if phone else None,
+            phone_masked=mask_phone(phone) if phone else None,
+            phone_cipher=cipher.encrypt(phone.number, context="party.phone") if phone else None,
+            address_masked=mask_address(source.address) if source.address else None,
+            address_cipher=cipher.encrypt(source.address, context="party.address") if source.address else None,
+        )
+
+    # ------------------------------------------------------------ reads
+
+    async def get(self, principal: Principal, case_id: uuid.UUID) -> CaseBundle:
+        async with self.context.db.read() as session:
+            case = await session.get(Case, case_id)
+            if case is None or not self._can_read(principal, case):
+                raise out_of_scope()
+            return await self._bundle(session, case)
+
+    async def _bundle(self, session: AsyncSession, case: Case) -> CaseBundle:
+        parties = (
+            await session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.ordinal)))
+        ).all()
+        return CaseBundle(case, list(parties), CaseFacts.from_json(case.lifecycle))
+
+    async def list(
+        self, principal: Principal, filters: CaseFilters, *, cursor: str | None, limit: int
+    ) -> tuple[list[Case], str | None]:
+        statement = select(Case).where(self._scope_clause(principal))
+        if filters.status:
+            statement = statement.where(col(Case.status).in_(filters.status))
+        if filters.kind:
+            statement = statement.where(col(Case.kind).in_(filters.kind))
+        if filters.category:
+            statement = statement.where(col(Case.category_code).in_(filters.category))
+        if filters.level:
+            statement = statement.where(col(Case.level).in_(filters.level))
+        if filters.assigned_to_me:
+            statement = statement.where(Case.assigned_to == principal.user_id)
+        if filters.created_by_me:
+            statement = statement.where(Case.created_by == principal.user_id)
+        if filters.q:
+            pattern = f"%{filters.q.replace('%', '').replace('_', '')}%"
+            statement = statement.where(
+                or_(col(Case.title).like(pattern), col(Case.request).like(pattern), col(Case.number).like(pattern))
+            )
+        async with self.context.db.read() as session:
+            if filters.region:
+                region = await session.get(Region, filters.region)
+                if region is None or not (principal.covers(region.path) or region.path.startswith(principal.node_path)):
+                    raise ServiceError("区划不在您的管辖范围内", code="auth.out_of_scope")
+                statement = statement.where(in_subtree(col(Case.region_path), region.path))
+            if cursor:
+                at, last_id = decode_cursor(cursor)
+                statement = statement.where(
+                    or_(col(Case.registered_at) < at, and_(col(Case.registered_at) == at, col(Case.id) < last_id))
+                )
+            statement = statement.order_by(col(Case.registered_at).desc(), col(Case.id).desc()).limit(limit + 1)
+            rows = list((await session.exec(statement)).all())
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    async def timeline(self, principal: Principal, case_id: uuid.UUID) -> list[CaseEvent]:
+        async with self.context.db.read() as session:
+            case = await session.get(Case, case_id)
+            if case is None or not self._can_read(principal, case):
+                raise out_of_scope()
+            result = await session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+            )
+            return list(result.all())
+
+    # ------------------------------------------------------------ changes
+
+    async def _load_for_change(self, session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+        # FOR UPDATE serialises concurrent changes of one case on PostgreSQL; SQLite's
+        # BEGIN IMMEDIATE already has.
+        result = await session.exec(select(Case).where(Case.id == case_id).with_for_update())
+        case = result.first()
+        if case is None or not self._can_read(principal, case):
+            raise out_of_scope()
+        return case
+
+    async def update(self, principal: Principal, case_id: uuid.UUID, data: CaseUpdate) -> CaseBundle:
+        async with self.context.db.write() as session:
+            case = await self._load_for_change(session, principal, case_id)
+            if principal.role is Role.GRID_WORKER and case.created_by != principal.user_id:
+                raise ServiceError("网格员只能修改自己登记的案件", code="auth.forbidden")
+            if case.status == Status.CLOSED.value:
+                raise ServiceError("案件已办结，不能修改", code="case.closed")
+            if data.version != case.version:
+                raise ServiceError(
+                    "案件已被他人修改，请刷新后重试",
+                    code="case.version_conflict",
+                    data={"current_version": case.version},
+                )
+            changes: dict[str, Any] = {}
+            for name in ("title", "request", "facts", "reasons"):
+                value = getattr(data, name)
+                if value is not None and value != getattr(case, name):
+                    changes[name] = value
+            if data.risk is not None and data.risk.value != case.risk:
+                changes["risk"] = data.risk.value
+            if data.category is not None and data.category != case.category_code:
+                changes["category_code"] = data.category
+                changes["category_version"] = await self._current_category_version(session, data.category)
+            if data.location is not None:
+                changes["latitude"] = data.location.latitude
+                changes["longitude"] = data.location.longitude
+            if data.people_involved is not None:
+                changes["people_involved"] = data.people_involved
+            if data.flags is not None:
+                changes.update(data.flags.model_dump())
+            changes = {key: value for key, value in changes.items() if getattr(case, key) != value}
+            if changes:
+                now = self.context.clock.now()
+                for key, value in changes.items():
+                    setattr(case, key, value)
+                case.version += 1
+                case.updated_at = now
+                session.add(case)
+                entry = TimelineEntry(
+                    kind="edit",
+                    at=now,
+                    actor_id=str(principal.user_id),
+                    actor_name=principal.display_name,
+                    reason=None,
+                    from_status=None,
+                    to_status=None,
+                    data={"fields": sorted(changes)},
+                )
+                await self._append_entries(session, case.id, (entry,))
+            return await self._bundle(session, case)
+
+    async def transition(self, principal: Principal, case_id: uuid.UUID, request: TransitionRequest) -> CaseBundle:
+        now = self.context.clock.now()
+        async with self.context.db.write() as session:
+            case = await self._load_for_change(session, principal, case_id)
+            if request.expected_version is not None and request.expected_version != case.version:
+                raise ServiceError(
+                    "案件已被他人修改，请刷新后重试",
+                    code="case.version_conflict",
+                    data={"current_version": case.version},
+                )
+            self._check_may_act(principal, case, request.action)
+            facts = CaseFacts.from_json(case.lifecycle)
+            number = None
+            if request.action is Action.ACCEPT and facts.number is None and facts.status in ACCEPTABLE:
+                number = await self._next_number(session, case.village_code, now)
+            decision: Decision = decide(
+                facts,
+                Command(request.action, request.reason, request.data, assigned_number=number),
+                now=now,
+                actor=principal.actor,
+                calendar=self.context.calendar,
+            )
+            if decision.facts.level is not facts.level:
+                node = await self._ancestor_at(
+                    session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level]
+                )
+                case.handling_node_code = node.code
+                case.handling_node_path = node.path
+            self._apply_facts(case, decision.facts)
+            case.version += 1
+            case.updated_at = now
+            session.add(case)
+            await self._append_entries(session, case.id, decision.entries)
+            return await self._bundle(session, case)
+
+    async def _next_number(self, session: AsyncSession, village_code: str, now: datetime) -> str:
+        """Draw the next serial of the village and year inside the caller's transaction.
+
+        The counter row is updated in the same transaction as the acceptance, so a
+        rollback returns the number and the sequence has no gaps.
+        """
+        year = local_date(now).year
+        await session.exec(  # type: ignore[call-overload]
+            upsert_statement(session.bind.dialect.name, CaseCounter.__table__, ["village_code", "year"], None).values(
+                village_code=village_code, year=year, last_serial=0
+            )
+        )
+        result = await session.exec(  # type: ignore[call-overload]
+            update(CaseCounter)
+            .where(col(CaseCounter.village_code) == village_code, col(CaseCounter.year) == year)
+            .values(last_serial=CaseCounter.last_serial + 1)
+            .returning(CaseCounter.last_serial)
+        )
+        serial = result.scalar_one()
+        return official_number(village_code, year, serial)
+
+    def _apply_facts(self, case: Case, facts: CaseFacts) -> None:
+        case.lifecycle = facts.to_json()
+        case.status = facts.status.value
+        case.level = facts.level.value
+        case.number = facts.number
+        duty = next_duty_clock(facts, self.context)
+        case.next_deadline_at = duty.due.ends_at if duty else None
+        case.next_deadline_kind = duty.kind.value if duty else None
+        case.next_deadline_started_at = duty.started_at if duty else None
+        case.deadline_provisional = duty.due.provisional if duty else False
+
+    async def _append_entries(
+        self, session: AsyncSession, case_id: uuid.UUID, entries, *, first_seq: int | None = None
+    ) -> None:
+        if first_seq is None:
+            last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
+            first_seq = (last or 0) + 1
+        for offset, entry in enumerate(entries):
+            session.add(
+                CaseEvent(
+                    id=uuid.uuid4(),
+                    case_id=case_id,
+                    seq=first_seq + offset,
+                    kind=str(entry.kind),
+                    at=entry.at,
+                    actor_id=uuid.UUID(entry.actor_id) if entry.actor_id else None,
+                    actor_name=entry.actor_name,
+                    reason=entry.reason,
+                    from_status=entry.from_status.value if entry.from_status else None,
+                    to_status=entry.to_status.value if entry.to_status else None,
+                    data=entry.data,
+                )
+            )
+
+    # ------------------------------------------------------------ identity
+
+    async def reveal(self, principal: Principal, case_id: uuid.UUID, request: RevealRequest) -> list[dict[str, Any]]:
+        """Identity in clear, logged in the same transaction (who, when, which fields, why)."""
+        now = self.context.clock.now()
+        async with self.context.db.write() as session:
+            case = await session.get(Case, case_id)
+            if case is None or not self._can_read(principal, case):
+                raise out_of_scope()
+            if principal.role not in IDENTITY_READERS and case.created_by != principal.user_id:
+                raise ServiceError("您的角色无权查看信访人身份信息", code="auth.forbidden")
+            parties = (await self._bundle(session, case)).parties
+            session.add(
+                IdentityAccess(
+                    case_id=case.id,
+                    user_id=principal.user_id,
+                    at=now,
+                    fields=list(request.fields),
+                    party_ids=[str(party.id) for party in parties],
+                    reason=request.reason,
+                )
+            )
+        cipher = self.cipher
+        revealed = []
+        for party in parties:
+            values: dict[str, Any] = {"id": party.id}
+            if "id_number" in request.fields and party.id_number_cipher:
+                values["id_number"] = cipher.decrypt(party.id_number_cipher, context="party.id_number")
+            if "phone" in request.fields and party.phone_cipher:
+                values["phone"] = cipher.decrypt(party.phone_cipher, context="party.phone")
+            if "address" in request.fields and party.address_cipher:
+                values["address"] = cipher.decrypt(party.address_cipher, context="party.address")
+            revealed.append(values)
+        return revealed
+
+    async def identity_accesses(self, principal: Principal, case_id: uuid.UUID) -> list[IdentityAccess]:
+        if principal.role not in (Role.ADMIN, Role.COUNTY_OFFICER):
+            raise ServiceError("只有县级干部和管理员可以查看身份信息访问记录", code="auth.forbidden")
+        async with self.context.db.read() as session:
+            case = await session.get(Case, case_id)
+            if case is None or not self._can_read(principal, case):
+                raise out_of_scope()
+            result = await session.exec(
+                select(IdentityAccess).where(IdentityAccess.case_id == case_id).order_by(col(IdentityAccess.at))
+            )
+            return list(result.all())
+
+
+def next_duty_clock(facts: CaseFacts, context: ServiceContext) -> RunningClock | None:
+    duties = [clock for clock in running_clocks(facts, context.calendar) if clock.is_duty]
+    return min(duties, key=lambda clock: clock.due.ends_at) if duties else None
+
+
+def deadline_light(clock: RunningClock, now: datetime) -> deadlines.Light:
+    return deadlines.light(now, clock.started_at, clock.due)
+
+

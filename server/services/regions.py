@@ -1,0 +1,153 @@
+"""The hierarchy: import of official divisions, grids, and subtree queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func
+from sqlmodel import col, select
+
+from grid.hierarchy import (
+    DivisionRow,
+    Level,
+    Region,
+    child_path,
+    codes_on_path,
+    compute_paths,
+    grid_code,
+    subtree_bounds,
+)
+from server.errors import ServiceError
+from server.principal import Principal
+from server.services.context import ServiceContext
+from server.services.upsert import upsert_rows
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    inserted: int
+    updated: int
+
+
+def in_subtree(column, path: str):
+    low, high = subtree_bounds(path)
+    return and_(column >= low, column < high)
+
+
+class RegionService:
+    def __init__(self, context: ServiceContext):
+        self.context = context
+
+    async def import_divisions(
+        self,
+        rows: list[DivisionRow],
+        *,
+        valid_from_year: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportResult:
+        """Insert or update official divisions; running it twice changes nothing."""
+        async with self.context.db.write() as session:
+            parents = sorted({row.parent_code for row in rows if row.parent_code})
+            known = dict(await self._paths_of(session, parents))
+            paths = compute_paths(rows, known)
+            existing = set(dict(await self._paths_of(session, [row.code for row in rows])))
+            records = [
+                {
+                    "code": row.code,
+                    "name": row.name,
+                    "level": row.level.value,
+                    "parent_code": row.parent_code,
+                    "path": paths[row.code],
+                    "valid_from_year": valid_from_year,
+                    "valid_to_year": None,
+                }
+                for row in rows
+            ]
+            batch = 2000
+            for start in range(0, len(records), batch):
+                await upsert_rows(
+                    session,
+                    Region.__table__,
+                    records[start : start + batch],
+                    keys=["code"],
+                    update=["name", "level", "parent_code", "path", "valid_to_year"],
+                )
+                if progress:
+                    progress(min(start + batch, len(records)), len(records))
+        inserted = sum(1 for row in rows if row.code not in existing)
+        return ImportResult(rows=len(rows), inserted=inserted, updated=len(rows) - inserted)
+
+    async def _paths_of(self, session, codes: list[str]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(codes), 1000):
+            chunk = codes[start : start + 1000]
+            result = await session.exec(select(Region.code, Region.path).where(col(Region.code).in_(chunk)))
+            found.extend(result.all())
+        return found
+
+    async def get(self, code: str) -> Region:
+        async with self.context.db.read() as session:
+            region = await session.get(Region, code)
+        if region is None:
+            raise ServiceError("区划不存在", code="region.not_found", data={"region": code})
+        return region
+
+    async def get_in_scope(self, principal: Principal, code: str) -> Region:
+        region = await self.get(code)
+        if not principal.covers(region.path):
+            raise ServiceError("区划不在您的管辖范围内", code="auth.out_of_scope")
+        return region
+
+    async def children(self, principal: Principal, code: str | None) -> list[Region]:
+        parent_code = code or principal.node_code
+        await self.get_in_scope(principal, parent_code)
+        async with self.context.db.read() as session:
+            result = await session.exec(
+                select(Region).where(Region.parent_code == parent_code).order_by(Region.code)
+            )
+            return list(result.all())
+
+    async def subtree(self, path: str, *, level: Level | None = None) -> list[Region]:
+        async with self.context.db.read() as session:
+            statement = select(Region).where(in_subtree(col(Region.path), path))
+            if level is not None:
+                statement = statement.where(Region.level == level.value)
+            return list((await session.exec(statement.order_by(Region.path))).all())
+
+    async def count_subtree(self, path: str) -> int:
+        async with self.context.db.read() as session:
+            result = await session.exec(select(func.count()).where(in_subtree(col(Region.path), path)))
+            return int(result.one())
+
+    async def ancestor_at(self, path: str, level: Level) -> Region:
+        codes = codes_on_path(path)
+        async with self.context.db.read() as session:
+            result = await session.exec(
+                select(Region).where(col(Region.code).in_(codes), Region.level == level.value)
+            )
+            region = result.first()
+        if region is None:
+            raise ServiceError(f"找不到上级{level.value}节点", code="region.not_found")
+        return region
+
+    async def create_grid(self, principal: Principal, village_code: str, name: str) -> Region:
+        village = await self.get_in_scope(principal, village_code)
+        if village.level != Level.VILLAGE:
+            raise ServiceError("网格只能设在村（社区）之下", code="regions.invalid_grid")
+        async with self.context.db.write() as session:
+            taken = set(
+                (await session.exec(select(Region.code).where(Region.parent_code == village_code))).all()
+            )
+            number = next(n for n in range(1, 1000) if grid_code(village_code, n) not in taken)
+            code = grid_code(village_code, number)
+            grid = Region(
+                code=code,
+                name=name,
+                level=Level.GRID.value,
+                parent_code=village_code,
+                path=child_path(village.path, code),
+            )
+            session.add(grid)
+        return grid
