@@ -15,12 +15,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grid import deadlines
 from grid.calendar import StatutoryCalendar
 from grid.cases import HandlingLevel, Kind
-from grid.errors import DomainError, Issue, InvalidInput
+from grid.errors import DomainError, InvalidInput, Issue
 
 
 class Status(StrEnum):
@@ -341,11 +341,14 @@ class StartMediationPayload(_Payload):
     consenting_party_ids: list[str] = Field(min_length=1)
     informed_of_rights: bool = Field(description="已告知调解性质、当事人权利义务")
 
-    @model_validator(mode="after")
-    def must_inform(self) -> StartMediationPayload:
-        if not self.informed_of_rights:
+    # A field validator, so the issue names data.informed_of_rights (a model validator
+    # would report it against the whole payload, "data").
+    @field_validator("informed_of_rights")
+    @classmethod
+    def must_inform(cls, value: bool) -> bool:
+        if not value:
             raise ValueError("调解前须告知当事人调解的性质、权利和义务")
-        return self
+        return value
 
 
 class RefuseMediationPayload(_Payload):
@@ -577,9 +580,16 @@ def decide(
             data=_transition_data(facts, command),
         )
     reason = (command.reason or "").strip() or None
+    issues: list[Issue] = []
     if command.action in REASON_REQUIRED and not reason:
-        raise InvalidInput([Issue("reason", "reason.required", f"“{ACTION_NAMES_ZH[command.action]}”须说明理由")])
-    payload = _parse_payload(command)
+        issues.append(Issue("reason", "reason.required", f"“{ACTION_NAMES_ZH[command.action]}”须说明理由"))
+    try:
+        payload = _parse_payload(command)
+    except InvalidInput as error:
+        # InvalidInput names every broken rule at once, the reason's and the payload's.
+        raise InvalidInput([*issues, *error.issues]) from None
+    if issues:
+        raise InvalidInput(issues)
     handler = _HANDLERS[command.action]
     new_facts, data = handler(facts, payload, command, now, calendar)
     entry = TimelineEntry(
@@ -734,6 +744,9 @@ def _start_mediation(facts, payload: StartMediationPayload, command, now, calend
 
 @_handles(Action.REFUSE_MEDIATION)
 def _refuse_mediation(facts, payload: RefuseMediationPayload, command, now, calendar):
+    # A mediation that may not take place cannot be refused either: MEDIATION_REFUSED may
+    # be closed, which would let an accusation or a 涉法涉诉 item skip its required route.
+    _mediation_allowed(facts)
     if payload.party_id not in facts.party_ids:
         raise InvalidInput([Issue("data.party_id", "party.unknown", "该当事人不属于本案")])
     return replace(facts, status=Status.MEDIATION_REFUSED), {"party_id": payload.party_id}
@@ -757,6 +770,17 @@ def _reach_agreement(facts, payload: AgreementPayload, command, now, calendar):
             "case.written_agreement_required",
         )
     data = payload.model_dump()
+    # A new agreement (after a failed one was not performed) starts with a clean slate: the
+    # old agreement's signatures, performance and judicial confirmation are not its own.
+    facts = replace(
+        facts,
+        agreement_effective_at=None,
+        signed_party_ids=(),
+        mediator_signed=False,
+        committee_sealed=False,
+        performance=None,
+        judicial_confirmation_requested_at=None,
+    )
     if payload.form == "oral":
         # An oral agreement takes effect the day it is reached (Art. 30).
         new = replace(
@@ -772,9 +796,6 @@ def _reach_agreement(facts, payload: AgreementPayload, command, now, calendar):
             status=Status.AGREEMENT_PENDING,
             agreement_form="written",
             agreement_reached_at=now,
-            signed_party_ids=(),
-            mediator_signed=False,
-            committee_sealed=False,
         )
     return new, data
 
@@ -1083,7 +1104,12 @@ def running_clocks(facts: CaseFacts, calendar: StatutoryCalendar) -> list[Runnin
     elif status is Status.REVIEWED:
         add(ClockKind.REREVIEW_REQUEST, facts.review_delivered_at, deadlines.rereview_request_window)
     elif status is Status.REREVIEW_REQUESTED:
-        add(ClockKind.REREVIEW_DECISION, facts.rereview_requested_at, deadlines.rereview_decision_due, facts.hearing_days)
+        add(
+            ClockKind.REREVIEW_DECISION,
+            facts.rereview_requested_at,
+            deadlines.rereview_decision_due,
+            facts.hearing_days,
+        )
     return clocks
 
 

@@ -18,6 +18,7 @@ from grid.hierarchy import (
     grid_code,
     subtree_bounds,
 )
+from grid.people import Role
 from server.errors import ServiceError
 from server.principal import Principal
 from server.services.context import ServiceContext
@@ -29,6 +30,9 @@ class ImportResult:
     rows: int
     inserted: int
     updated: int
+
+
+GRID_MANAGERS = frozenset({Role.ADMIN, Role.VILLAGE_LEADER, Role.TOWN_OFFICER, Role.COUNTY_OFFICER})
 
 
 def in_subtree(column, path: str):
@@ -133,6 +137,8 @@ class RegionService:
         return region
 
     async def create_grid(self, principal: Principal, village_code: str, name: str) -> Region:
+        if principal.role not in GRID_MANAGERS:
+            raise ServiceError("您的角色无权设立网格", code="auth.forbidden")
         village = await self.get_in_scope(principal, village_code)
         if village.level != Level.VILLAGE:
             raise ServiceError("网格只能设在村（社区）之下", code="regions.invalid_grid")

@@ -33,4 +33,4 @@ async def upsert_rows(
         return
     statement = upsert_statement(session.bind.dialect.name, table, keys, update)
     for start in range(0, len(rows), batch):
-        await session.execute(statement, rows[start : start + batch])
+        await session.exec(statement, params=rows[start : start + batch])  # type: ignore[call-overload]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:06:09.715425
+Create Date: 2026-11-22 03:11:25.270462
 """
 
 from collections.abc import Sequence
@@ -131,6 +131,7 @@ def upgrade() -> None:
     sa.Column('registered_at', grid.storage_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', grid.storage_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('intake_digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['assigned_to'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['grid_code'], ['region.code'], ),
@@ -147,6 +148,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_file_level'), ['level'], unique=False)
         batch_op.create_index('ix_case_file_next_deadline', ['next_deadline_at'], unique=False)
         batch_op.create_index('ix_case_file_region_path_registered', ['region_path', 'registered_at', 'id'], unique=False)
+        batch_op.create_index('ix_case_file_registered', ['registered_at', 'id'], unique=False)
         batch_op.create_index('ix_case_file_status_registered', ['status', 'registered_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_file_village_code'), ['village_code'], unique=False)
 
@@ -245,6 +247,7 @@ def downgrade() -> None:
     with op.batch_alter_table('case_file', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_file_village_code'))
         batch_op.drop_index('ix_case_file_status_registered')
+        batch_op.drop_index('ix_case_file_registered')
         batch_op.drop_index('ix_case_file_region_path_registered')
         batch_op.drop_index('ix_case_file_next_deadline')
         batch_op.drop_index(batch_op.f('ix_case_file_level'))

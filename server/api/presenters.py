@@ -1,0 +1,158 @@
+"""Turn service results into response schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from grid.cases import Case, CaseEvent, Party
+from grid.calendar import StatutoryCalendar
+from grid.deadlines import light
+from grid.lifecycle import (
+    ACTION_NAMES_ZH,
+    CLOCK_NAMES_ZH,
+    STATUS_NAMES_ZH,
+    Action,
+    CaseFacts,
+    Status,
+    allowed_actions,
+    running_clocks,
+)
+from grid.people import ROLE_ACTIONS
+from server.principal import Principal
+from server.schemas.cases import (
+    CaseFlags,
+    CaseRead,
+    CaseSummary,
+    DeadlineRead,
+    EscalationRead,
+    Location,
+    PartyRead,
+    TimelineEntryRead,
+)
+
+
+def deadline_of(facts: CaseFacts, calendar: StatutoryCalendar, now: datetime) -> DeadlineRead | None:
+    duties = [clock for clock in running_clocks(facts, calendar) if clock.is_duty]
+    if not duties:
+        return None
+    clock = min(duties, key=lambda item: item.due.ends_at)
+    return DeadlineRead(
+        kind=clock.kind.value,
+        name=CLOCK_NAMES_ZH[clock.kind],
+        started_at=clock.started_at,
+        last_day=clock.due.last_day,
+        ends_at=clock.due.ends_at,
+        provisional=clock.due.provisional,
+        light=light(now, clock.started_at, clock.due).value,
+    )
+
+
+def _summary_fields(case: Case, facts: CaseFacts, calendar: StatutoryCalendar, now: datetime) -> dict:
+    return {
+        "id": case.id,
+        "number": case.number,
+        "title": case.title,
+        "kind": case.kind,
+        "category": case.category_code,
+        "channel": case.channel,
+        "status": case.status,
+        "status_name": STATUS_NAMES_ZH[Status(case.status)],
+        "level": case.level,
+        "risk": case.risk,
+        "is_collective": case.is_collective,
+        "village_code": case.village_code,
+        "grid_code": case.grid_code,
+        "registered_at": case.registered_at,
+        "updated_at": case.updated_at,
+        "version": case.version,
+        "deadline": deadline_of(facts, calendar, now),
+    }
+
+
+def case_summary(case: Case, calendar: StatutoryCalendar, now: datetime) -> CaseSummary:
+    return CaseSummary(**_summary_fields(case, CaseFacts.from_json(case.lifecycle), calendar, now))
+
+
+def party_read(party: Party) -> PartyRead:
+    return PartyRead(
+        id=party.id,
+        kind=party.kind,
+        role=party.role,
+        name=party.name,
+        is_representative=party.is_representative,
+        is_signer=party.is_signer,
+        id_number=party.id_number_masked,
+        id_number_status=party.id_number_status,
+        id_unknown_reason=party.id_unknown_reason,
+        org_code=party.org_code,
+        phone=party.phone_masked,
+        phone_kind=party.phone_kind,
+        address=party.address_masked,
+    )
+
+
+def case_read(
+    case: Case,
+    parties: list[Party],
+    facts: CaseFacts,
+    principal: Principal,
+    calendar: StatutoryCalendar,
+    now: datetime,
+) -> CaseRead:
+    permitted = ROLE_ACTIONS[principal.role]
+    location = (
+        Location(latitude=case.latitude, longitude=case.longitude)
+        if case.latitude is not None and case.longitude is not None
+        else None
+    )
+    return CaseRead(
+        **_summary_fields(case, facts, calendar, now),
+        request=case.request,
+        facts=case.facts,
+        reasons=case.reasons,
+        category_version=case.category_version,
+        location=location,
+        people_involved=case.people_involved,
+        flags=CaseFlags(
+            involves_litigation=case.involves_litigation,
+            administrative_dispute=case.administrative_dispute,
+            violence_risk=case.violence_risk,
+            cadres_involved=case.cadres_involved,
+            multi_village=case.multi_village,
+        ),
+        handling_node_code=case.handling_node_code,
+        created_by=case.created_by,
+        assigned_to=case.assigned_to,
+        captured_at=case.captured_at,
+        parties=[party_read(party) for party in parties],
+        accepted_at=facts.accepted_at,
+        route=facts.route.value if facts.route else None,
+        extension_days=facts.extension_days,
+        reply_outcome=facts.reply_outcome.value if facts.reply_outcome else None,
+        evaluation=facts.evaluation.value if facts.evaluation else None,
+        escalations=[
+            EscalationRead(from_level=item.from_level, to_level=item.to_level, at=item.at, rule=item.rule)
+            for item in facts.escalations
+        ],
+        allowed_actions=[action.value for action in allowed_actions(facts) if action.value in permitted],
+    )
+
+
+def timeline_entry(event: CaseEvent) -> TimelineEntryRead:
+    try:
+        kind_name = ACTION_NAMES_ZH[Action(event.kind)]
+    except ValueError:
+        kind_name = {"edit": "修改案件信息"}.get(event.kind, event.kind)
+    return TimelineEntryRead(
+        id=event.id,
+        seq=event.seq,
+        kind=event.kind,
+        kind_name=kind_name,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        reason=event.reason,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        data=event.data,
+    )

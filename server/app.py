@@ -1,0 +1,99 @@
+"""The Litestar application factory. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.pydantic import PydanticPlugin
+
+from server.api.auth import AuthController
+from server.api.cases import CaseController
+from server.api.deps import (
+    provide_cases,
+    provide_categories,
+    provide_principal,
+    provide_regions,
+    provide_users,
+)
+from server.api.directory import CategoryController, RegionController, UserController
+from server.api.system import CalendarController, HealthController
+from server.clock import Clock, SystemClock
+from server.crypto import FieldCipher
+from server.db import Database, create_engine
+from server.errors import EXCEPTION_HANDLERS
+from server.services.context import ServiceContext
+from server.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, context: ServiceContext | None = None) -> Litestar:
+    """Build the app. Tests pass a ready context (fixed clock, database bound to a
+    rolled-back transaction); a server builds its own in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if context is not None:
+            yield
+            return
+        db = Database(
+            create_engine(
+                settings.database_url,
+                busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                pool_size=settings.db_pool_size,
+            )
+        )
+        app.state.context = ServiceContext(
+            settings=settings,
+            db=db,
+            clock=clock or SystemClock(),
+            cipher=FieldCipher.from_setting(settings.resolved_data_key()),
+        )
+        await app.state.context.reload_calendar()
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            AuthController,
+            HealthController,
+            CalendarController,
+            RegionController,
+            UserController,
+            CategoryController,
+            CaseController,
+        ],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "cases": Provide(provide_cases, sync_to_thread=False),
+            "users": Provide(provide_users, sync_to_thread=False),
+            "regions": Provide(provide_regions, sync_to_thread=False),
+            "categories": Provide(provide_categories, sync_to_thread=False),
+        },
+    )
+    return Litestar(
+        route_handlers=[api],
+        state=State({"context": context} if context is not None else {}),
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[PydanticPlugin(prefer_alias=False)],
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500),
+        openapi_config=OpenAPIConfig(
+            title="fengqiao API",
+            version="1",
+            description="网格化矛盾纠纷调解与信访办理平台接口",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=settings.debug,
+    )

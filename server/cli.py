@@ -1,0 +1,212 @@
+"""The ``fengqiao`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from grid.errors import DomainError
+from grid.hierarchy import parse_division_csv
+from grid.people import ROLE_NAMES_ZH, Role
+from server.clock import SystemClock
+from server.crypto import FieldCipher, generate_key_text
+from server.db import Database, create_engine
+from server.services.context import ServiceContext
+from server.settings import Settings
+
+
+class Progress:
+    """One updating line on a terminal, plain lines elsewhere (CI logs stay readable)."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        finished = done >= total
+        if not finished and now - self.last.get(label, 0) < (0.1 if self.tty else 2.0):
+            return
+        self.last[label] = now
+        line = f"{label}: {done}/{total} ({100 * done // max(total, 1)}%)"
+        if self.tty:
+            sys.stderr.write("\r" + line + ("\n" if finished else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def ensure_key(settings: Settings) -> None:
+    if settings.data_key or settings.data_key_file.exists():
+        return
+    settings.data_key_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.data_key_file.write_text(generate_key_text() + "\n")
+    settings.data_key_file.chmod(0o600)
+    print(f"已生成数据加密密钥 {settings.data_key_file}（请妥善备份，丢失后无法解密身份信息）")
+
+
+async def with_context(settings: Settings, work: Callable[[ServiceContext], Awaitable[object]]) -> object:
+    db = Database(create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms))
+    context = ServiceContext(
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        cipher=FieldCipher.from_setting(settings.resolved_data_key()),
+    )
+    try:
+        await context.reload_calendar()
+        return await work(context)
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
+    from server.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("数据库已迁移到最新版本")
+
+
+def cmd_keygen(settings: Settings, args: argparse.Namespace) -> None:
+    if args.print:
+        print(generate_key_text())
+        return
+    ensure_key(settings)
+
+
+def cmd_regions_import(settings: Settings, args: argparse.Namespace) -> None:
+    from server.services.regions import RegionService
+
+    rows = parse_division_csv(Path(args.path).read_text(encoding="utf-8"))
+    started = time.perf_counter()
+
+    async def work(context: ServiceContext):
+        return await RegionService(context).import_divisions(
+            rows, valid_from_year=args.year, progress=lambda done, total: progress("区划", done, total)
+        )
+
+    progress = Progress()
+    result = asyncio.run(with_context(settings, work))
+    elapsed = time.perf_counter() - started
+    print(f"已导入 {result.rows} 条区划（新增 {result.inserted}，更新 {result.updated}），用时 {elapsed:.1f} 秒")
+
+
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    from server.services.users import UserService
+
+    async def work(context: ServiceContext):
+        return await UserService(context).create(
+            username=args.username,
+            display_name=args.name,
+            role=Role(args.role),
+            node_code=args.node,
+            password=args.password,
+        )
+
+    user = asyncio.run(with_context(settings, work))
+    print(f"已创建用户 {user.username}（{ROLE_NAMES_ZH[Role(user.role)]}，{user.node_code}）")
+
+
+def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
+    from server.services.calendar import CalendarService
+
+    text = Path(args.path).read_text(encoding="utf-8")
+
+    async def work(context: ServiceContext):
+        return await CalendarService(context).load_notice(text)
+
+    notice = asyncio.run(with_context(settings, work))
+    print(f"已载入 {notice.year} 年节假日安排：{notice.source}")
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from server.demo import DEMO_PASSWORD, database_is_empty, seed_demo
+
+    async def work(context: ServiceContext):
+        if not await database_is_empty(context):
+            return None
+        return await seed_demo(context, divisions=Path(args.divisions), case_count=args.cases, progress=Progress())
+
+    logins = asyncio.run(with_context(settings, work))
+    if logins is None:
+        print("数据库中已有数据，跳过演示数据")
+        return
+    print("演示数据已生成（柞水县）。演示账号（密码均为 %s）：" % DEMO_PASSWORD)
+    for login in logins:
+        print(f"  {login.username:<22} {login.role:<10} {login.place}")
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from server.demo import DEMO_DIVISIONS
+
+    parser = argparse.ArgumentParser(prog="fengqiao", description="网格化矛盾纠纷调解与信访办理平台")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="启动服务")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="迁移数据库到最新版本").set_defaults(run=cmd_migrate)
+
+    keygen = commands.add_parser("keygen", help="生成数据加密密钥（已有则不覆盖）")
+    keygen.add_argument("--print", action="store_true", help="只打印新密钥，不写文件")
+    keygen.set_defaults(run=cmd_keygen)
+
+    regions = commands.add_parser("regions", help="区划").add_subparsers(dest="regions_command", required=True)
+    region_import = regions.add_parser("import", help="导入统计用区划代码 CSV")
+    region_import.add_argument("path")
+    region_import.add_argument("--year", type=int, default=2023, help="区划代码的年份")
+    region_import.set_defaults(run=cmd_regions_import)
+
+    users = commands.add_parser("users", help="用户").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="创建用户")
+    create.add_argument("--username", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--node", required=True, help="所属区划或网格代码")
+    create.add_argument("--password", required=True)
+    create.set_defaults(run=cmd_users_create)
+
+    calendar = commands.add_parser("calendar", help="法定节假日").add_subparsers(dest="calendar_command", required=True)
+    load = calendar.add_parser("load", help="载入国务院年度节假日安排（TOML）")
+    load.add_argument("path")
+    load.set_defaults(run=cmd_calendar_load)
+
+    demo = commands.add_parser("demo", help="数据库为空时生成柞水县演示数据")
+    demo.add_argument("--divisions", default=str(DEMO_DIVISIONS))
+    demo.add_argument("--cases", type=int, default=300)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if args.command not in ("keygen",):
+            ensure_key(settings)
+        args.run(settings, args)
+    except DomainError as error:
+        print(f"错误（{error.code}）：{error.message}", file=sys.stderr)
+        return 2
+    except (RuntimeError, ValueError, FileNotFoundError) as error:
+        print(f"错误：{error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL, each in a
+transaction that is rolled back afterwards.
+
+A session builds one migrated database per backend and seeds a small world (two counties of
+商洛市, grids, a user of every role with a token); each test then works inside an outer
+transaction on one connection, which the app under test uses too, and is rolled back.
+
+PostgreSQL: ``FENGQIAO_TEST_POSTGRES_URL`` (default the local server's ``test`` database)
+names a server where a throwaway database is created. When it is unreachable the
+PostgreSQL half is skipped, unless ``FENGQIAO_REQUIRE_POSTGRES=1`` (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import make_url
+
+from grid.calendar import CHINA_TZ
+from grid.hierarchy import Region, parse_division_csv
+from grid.people import Role
+from server.app import create_app
+from server.clock import FixedClock
+from server.crypto import FieldCipher, generate_key_text
+from server.db import Database, create_engine
+from server.migrate import upgrade
+from server.principal import Principal
+from server.security import hash_password
+from server.services.categories import CategoryService
+from server.services.context import ServiceContext
+from server.services.regions import RegionService
+from server.services.users import UserService, principal_of
+from server.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DIVISIONS = SHARED / "data" / "divisions"
+TEST_KEY = generate_key_text()
+TEST_PASSWORD = "correct horse battery"
+# Monday 2 March 2026, 10:00 in China: an ordinary working day.
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)
+
+POSTGRES_URL = os.environ.get("FENGQIAO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("FENGQIAO_REQUIRE_POSTGRES") == "1"
+BACKENDS = [b for b in os.environ.get("FENGQIAO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _create_postgres_database() -> str:
+    name = f"fq_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (FENGQIAO_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    finally:
+        await admin.close()
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@dataclass
+class World:
+    """The seeded places and people every database test can use."""
+
+    regions: dict[str, Region]
+    principals: dict[str, Principal]
+    tokens: dict[str, str]
+    # Handy names for the places used most.
+    county: str = "611026000000"  # 柞水县
+    town_a: str = "611026001000"  # 乾佑街道
+    village_a: str = "611026001001"  # 仁和社区
+    village_a2: str = "611026001002"  # 迎春社区
+    grid_a: str = "611026001001001"
+    grid_a2: str = "611026001001002"
+    town_b: str = "611026101000"  # 营盘镇
+    village_b: str = "611026101001"  # 营镇社区
+    grid_b: str = "611026101001001"
+    other_county: str = "611025000000"  # 镇安县
+    other_village: str = "611025001001"
+    other_grid: str = "611025001001001"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+# name → (role, node attribute of World)
+PEOPLE = {
+    "grid_worker": (Role.GRID_WORKER, "grid_a"),
+    "grid_worker_b": (Role.GRID_WORKER, "grid_b"),
+    "mediator": (Role.VILLAGE_MEDIATOR, "village_a"),
+    "leader": (Role.VILLAGE_LEADER, "village_a"),
+    "leader_b": (Role.VILLAGE_LEADER, "village_b"),
+    "town": (Role.TOWN_OFFICER, "town_a"),
+    "town_b": (Role.TOWN_OFFICER, "town_b"),
+    "county": (Role.COUNTY_OFFICER, "county"),
+    "admin": (Role.ADMIN, "county"),
+    "other_county": (Role.COUNTY_OFFICER, "other_county"),
+    "other_grid_worker": (Role.GRID_WORKER, "other_grid"),
+}
+
+
+def make_settings(url: str) -> Settings:
+    return Settings(database_url=url, data_key=TEST_KEY, token_ttl_hours=720)
+
+
+async def seed_world(context: ServiceContext) -> World:
+    regions = RegionService(context)
+    rows = parse_division_csv((DIVISIONS / "shangluo.csv").read_text(encoding="utf-8"))
+    await regions.import_divisions(rows, valid_from_year=2023)
+    await CategoryService(context).ensure_default()
+    world = World(regions={}, principals={}, tokens={})
+    seeder = Principal(uuid.uuid4(), "seed", "seed", Role.ADMIN, "611000000000", "/611000000000/")
+    for village, count in ((world.village_a, 2), (world.village_b, 1), (world.other_village, 1)):
+        for number in range(count):
+            await regions.create_grid(seeder, village, f"第{number + 1}网格")
+    password_hash = hash_password(TEST_PASSWORD)
+    users = UserService(context)
+    for name, (role, node_attribute) in PEOPLE.items():
+        user = await users.create(
+            username=name,
+            display_name=f"测试{name}",
+            role=role,
+            node_code=getattr(world, node_attribute),
+            password_hash=password_hash,
+        )
+        world.principals[name] = principal_of(user)
+        world.tokens[name] = (await users.login(name, TEST_PASSWORD)).token
+    for code in {getattr(world, attr) for attr in World.__dataclass_fields__ if attr not in ("regions", "principals", "tokens", "extra")}:
+        world.regions[code] = await regions.get(code)
+    return world
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    database: Database
+    world: World
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def backend(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    if backend_name == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = await _create_postgres_database()
+    await asyncio.to_thread(upgrade, url)
+    database = Database(create_engine(url, pool_size=5))
+    context = ServiceContext(
+        settings=make_settings(url), db=database, clock=FixedClock(T0), cipher=FieldCipher.from_setting(TEST_KEY)
+    )
+    world = await seed_world(context)
+    try:
+        yield Backend(backend_name, url, database, world)
+    finally:
+        await database.dispose()
+        if backend_name == "postgresql":
+            await _drop_postgres_database(url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(backend: Backend) -> AsyncIterator[Database]:
+    """A database whose every change is rolled back when the test ends."""
+    async with backend.database.engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield Database.bound_to(connection)
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def world(backend: Backend) -> World:
+    return backend.world
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
+    return make_settings(backend.url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(settings: Settings, db: Database, clock: FixedClock) -> ServiceContext:
+    context = ServiceContext(settings=settings, db=db, clock=clock, cipher=FieldCipher.from_setting(TEST_KEY))
+    await context.reload_calendar()
+    return context
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(settings: Settings, context: ServiceContext) -> AsyncIterator[AsyncClient]:
+    # httpx over the ASGI interface in this very event loop: asyncpg connections belong
+    # to the loop that opened them, and Litestar's own test client runs another one.
+    app = create_app(settings, context=context)
+    async with AsyncClient(
+        transport=ASGITransport(app=app), base_url="http://testserver.local/api/v1"
+    ) as test_client:
+        yield test_client
