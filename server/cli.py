@@ -124,18 +124,23 @@ def cmd_calendar_load(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
-    from server.demo import DEMO_PASSWORD, database_is_empty, seed_demo
+    from server.demo import DEMO_PASSWORD, database_is_empty, demo_logins, seed_demo
 
     async def work(context: ServiceContext):
         if not await database_is_empty(context):
-            return None
-        return await seed_demo(context, divisions=Path(args.divisions), case_count=args.cases, progress=Progress())
+            print("数据库中已有数据，不再生成演示数据")
+            try:
+                return await demo_logins(context)
+            except DomainError:
+                return []
+        logins = await seed_demo(context, divisions=Path(args.divisions), case_count=args.cases, progress=Progress())
+        print("演示数据已生成（柞水县）")
+        return logins
 
     logins = asyncio.run(with_context(settings, work))
-    if logins is None:
-        print("数据库中已有数据，跳过演示数据")
+    if not logins:
         return
-    print("演示数据已生成（柞水县）。演示账号（密码均为 %s）：" % DEMO_PASSWORD)
+    print(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
     for login in logins:
         print(f"  {login.username:<22} {login.role:<10} {login.place}")
 

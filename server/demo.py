@@ -163,16 +163,29 @@ async def _seed_users(context, county, townships, places, rng, progress):
         if progress:
             progress("用户", index, len(places))
     first = places[0]
-    logins = [
+    people = DemoPeople(county_officer, admin, town_officers, village_leaders, mediators, grid_workers)
+    return people, _logins(county, first.township, first.village, first.grids[0])
+
+
+def _logins(county: Region, township: Region, village: Region, grid: Region) -> list[DemoLogin]:
+    return [
         DemoLogin("admin", "系统管理员", county.name),
         DemoLogin("county", "县矛调中心干部", county.name),
-        DemoLogin(f"town-{first.township.code[6:9]}", "乡镇综治中心干部", first.township.name),
-        DemoLogin(f"leader-{first.village.code[6:]}", "村两委干部", first.village.name),
-        DemoLogin(f"mediator-{first.village.code[6:]}", "村人民调解员", first.village.name),
-        DemoLogin(f"grid-{first.grids[0].code[6:]}", "网格员", f"{first.village.name}{first.grids[0].name}"),
+        DemoLogin(f"town-{township.code[6:9]}", "乡镇综治中心干部", township.name),
+        DemoLogin(f"leader-{village.code[6:]}", "村两委干部", village.name),
+        DemoLogin(f"mediator-{village.code[6:]}", "村人民调解员", village.name),
+        DemoLogin(f"grid-{grid.code[6:]}", "网格员", f"{village.name}{grid.name}"),
     ]
-    people = DemoPeople(county_officer, admin, town_officers, village_leaders, mediators, grid_workers)
-    return people, logins
+
+
+async def demo_logins(context: ServiceContext) -> list[DemoLogin]:
+    """The printed logins of an already seeded demo database."""
+    regions = RegionService(context)
+    county = await regions.get(COUNTY_CODE)
+    township = (await regions.subtree(county.path, level=Level.TOWNSHIP))[0]
+    village = (await regions.subtree(township.path, level=Level.VILLAGE))[0]
+    grid = (await regions.subtree(village.path, level=Level.GRID))[0]
+    return _logins(county, township, village, grid)
 
 
 # Each scenario is the list of steps a case has gone through: (days after registration,

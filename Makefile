@@ -1,0 +1,42 @@
+# The two commands: `make run` (set up and serve the demo) and `make test` (set up and
+# run every test). Everything else here serves those two.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test setup lint bench clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(INSTALLED)
+	@scripts/ensure-system-packages run
+
+run: setup
+	$(BIN)/fengqiao keygen
+	$(BIN)/fengqiao migrate
+	$(BIN)/fengqiao demo
+	@echo "服务地址 http://127.0.0.1:8000 （接口文档 http://127.0.0.1:8000/schema）"
+	$(BIN)/fengqiao serve --host 127.0.0.1 --port 8000
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check grid sync reports server tests bench
+	$(BIN)/lint-imports
+
+test: setup
+	@scripts/ensure-system-packages test
+	@if [ "$${FENGQIAO_REQUIRE_POSTGRES:-0}" = 1 ]; then scripts/ensure-postgres; else scripts/ensure-postgres || echo "PostgreSQL unavailable: its half of the suite will be skipped"; fi
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup
+	@scripts/ensure-postgres || true
+	$(BIN)/python bench/api_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
