@@ -94,9 +94,7 @@ class YearCalendar:
         for name, days in (("holiday", self.holidays), ("makeup_workdays", self.makeup_workdays)):
             for day in sorted(days):
                 if day.year != self.year:
-                    raise _notice_error(
-                        name, "outside_year", f"{day.isoformat()} 不在 {self.year} 年内"
-                    )
+                    raise _notice_error(name, "outside_year", f"{day.isoformat()} 不在 {self.year} 年内")
         both = sorted(self.holidays & self.makeup_workdays)
         if both:
             raise _notice_error(
@@ -166,9 +164,7 @@ def parse_holiday_notice(text: str) -> YearCalendar:
 
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
-        raise _notice_error(
-            unknown[0], "unknown_key", "未知字段，允许的字段为 year、source、holiday"
-        )
+        raise _notice_error(unknown[0], "unknown_key", "未知字段，允许的字段为 year、source、holiday")
 
     year = doc.get("year")
     if year is None:
@@ -210,9 +206,7 @@ def parse_holiday_notice(text: str) -> YearCalendar:
         for i, day in enumerate(days):
             key = f"{label}.days[{i}]"
             if day in holidays:
-                raise _notice_error(
-                    key, "duplicate_date", f"{day.isoformat()} 已列为“{holidays[day]}”的放假日期"
-                )
+                raise _notice_error(key, "duplicate_date", f"{day.isoformat()} 已列为“{holidays[day]}”的放假日期")
             if day in makeups:
                 raise _notice_error(
                     key,
@@ -229,9 +223,7 @@ def parse_holiday_notice(text: str) -> YearCalendar:
                     f"{day.isoformat()} 已列为“{holidays[day]}”的放假日期，不能同时调休上班",
                 )
             if day in makeups:
-                raise _notice_error(
-                    key, "duplicate_date", f"{day.isoformat()} 已列为“{makeups[day]}”的调休上班日"
-                )
+                raise _notice_error(key, "duplicate_date", f"{day.isoformat()} 已列为“{makeups[day]}”的调休上班日")
             if not _is_weekend(day):
                 raise _notice_error(
                     key,

@@ -155,8 +155,7 @@ def handling_due(cal: StatutoryCalendar, accepted_at: datetime, extension_days: 
         raise DomainError("延长期限天数不能为负数", code="case.invalid_extension")
     if extension_days > MAX_EXTENSION_DAYS:
         raise DomainError(
-            f"延长期限不得超过{MAX_EXTENSION_DAYS}日（《信访工作条例》第三十四条），"
-            f"申请的是{extension_days}日",
+            f"延长期限不得超过{MAX_EXTENSION_DAYS}日（《信访工作条例》第三十四条），申请的是{extension_days}日",
             code="case.extension_too_long",
             data={"extension_days": extension_days, "max": MAX_EXTENSION_DAYS},
         )
@@ -178,9 +177,7 @@ def rereview_request_window(cal: StatutoryCalendar, review_reply_received_at: da
     return calendar_days_period(cal, review_reply_received_at, REREVIEW_REQUEST_DAYS)
 
 
-def rereview_decision_due(
-    cal: StatutoryCalendar, requested_at: datetime, hearing_days: int = 0
-) -> Due:
+def rereview_decision_due(cal: StatutoryCalendar, requested_at: datetime, hearing_days: int = 0) -> Due:
     """Last day to decide a 复核 (条例 Art. 36); days spent on a 听证 are not counted."""
     if isinstance(hearing_days, bool) or not isinstance(hearing_days, int):
         raise ValueError(f"hearing_days must be an int, got {hearing_days!r}")

@@ -95,19 +95,13 @@ def parse_division_csv(text: str) -> list[DivisionRow]:
         name = (raw["name"] or "").strip()
         level_text = (raw["level"] or "").strip()
         if not code.isdigit() or not name:
-            raise DomainError(
-                f"第 {line_number} 行：代码须为数字且名称不能为空", code="regions.invalid_file"
-            )
+            raise DomainError(f"第 {line_number} 行：代码须为数字且名称不能为空", code="regions.invalid_file")
         try:
             level = Level(level_text)
         except ValueError:
-            raise DomainError(
-                f"第 {line_number} 行：未知的层级 {level_text!r}", code="regions.invalid_file"
-            ) from None
+            raise DomainError(f"第 {line_number} 行：未知的层级 {level_text!r}", code="regions.invalid_file") from None
         if level is Level.GRID:
-            raise DomainError(
-                f"第 {line_number} 行：网格不在区划文件中定义", code="regions.invalid_file"
-            )
+            raise DomainError(f"第 {line_number} 行：网格不在区划文件中定义", code="regions.invalid_file")
         if code in seen:
             raise DomainError(f"第 {line_number} 行：代码 {code} 重复", code="regions.invalid_file")
         seen.add(code)
@@ -115,9 +109,7 @@ def parse_division_csv(text: str) -> list[DivisionRow]:
     return rows
 
 
-def compute_paths(
-    rows: Iterable[DivisionRow], known_paths: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def compute_paths(rows: Iterable[DivisionRow], known_paths: Mapping[str, str] | None = None) -> dict[str, str]:
     """Materialised path of every row; a parent outside the file roots its subtree there.
 
     ``known_paths`` holds nodes already stored, so a county file can hang under a city

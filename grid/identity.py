@@ -91,9 +91,7 @@ def _birth_date(year: int, month: int, day: int) -> date:
     try:
         born = date(year, month, day)
     except ValueError:
-        raise IdentityRuleError(
-            "id_number.birth_date", "身份证号中的出生日期不是有效日期"
-        ) from None
+        raise IdentityRuleError("id_number.birth_date", "身份证号中的出生日期不是有效日期") from None
     if born.year < _EARLIEST_BIRTH_YEAR:
         raise IdentityRuleError("id_number.birth_date", "身份证号中的出生日期早于1900年")
     return born
@@ -122,9 +120,7 @@ def parse_resident_id(raw: str | None, *, unknown_reason: str | None = None) -> 
         return _parse_18(text)
     if len(text) == 15:
         return _parse_15(text)
-    raise IdentityRuleError(
-        "id_number.length", f"身份证号应为18位（旧证为15位），现为{len(text)}位"
-    )
+    raise IdentityRuleError("id_number.length", f"身份证号应为18位（旧证为15位），现为{len(text)}位")
 
 
 def _check_address_code(text: str) -> None:
@@ -175,9 +171,7 @@ _LANDLINE_DIGITS = re.compile(r"0[0-9]{9,11}")
 # Separators people type between digit groups; NFKC has already folded the full-width
 # forms （）－ into ASCII, the other dashes survive it.
 _PHONE_SEPARATORS = re.compile(r"[\s\-()\u2010-\u2015\u2212]")
-_PHONE_FORMAT_MESSAGE = (
-    "电话号码格式不正确：手机号为1开头的11位数字，座机号为区号加7到8位号码（如0914-4321234）"
-)
+_PHONE_FORMAT_MESSAGE = "电话号码格式不正确：手机号为1开头的11位数字，座机号为区号加7到8位号码（如0914-4321234）"
 
 
 def _area_code_length(digits: str) -> int:

@@ -48,7 +48,11 @@ def check_parties(parties: list[PartyInput], *, is_collective: bool, field: str 
             except IdentityRuleError as error:
                 issues.issues.append(error.issue(f"{prefix}.id_number"))
         elif party.id_number:
-            issues.add(f"{prefix}.id_number", "party.org_has_no_id_number", "单位当事人不填写居民身份证号，请填写统一社会信用代码")
+            issues.add(
+                f"{prefix}.id_number",
+                "party.org_has_no_id_number",
+                "单位当事人不填写居民身份证号，请填写统一社会信用代码",
+            )
         if party.phone:
             try:
                 phone = normalize_phone(party.phone)

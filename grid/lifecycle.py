@@ -907,6 +907,9 @@ def _reply(facts, payload: ReplyPayload, command, now, calendar):
         reply_outcome=payload.outcome,
         replied_at=now,
         reply_delivered_at=delivered_at,
+        # An evaluation given earlier (e.g. of a mediation agreement) is not one of this
+        # reply: it must not let the case close before the review window runs out.
+        evaluation=None,
     )
     window = deadlines.review_request_window(calendar, delivered_at)
     return new, data | {"review_window_last_day": window.last_day.isoformat()}

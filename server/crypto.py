@@ -108,9 +108,7 @@ class FieldCipher:
         try:
             plaintext = self._aead.decrypt(nonce, sealed, context.encode("utf-8"))
         except InvalidTag:
-            raise ValueError(
-                "encrypted field failed authentication (altered, wrong key or wrong context)"
-            ) from None
+            raise ValueError("encrypted field failed authentication (altered, wrong key or wrong context)") from None
         return plaintext.decode("utf-8")
 
     def blind_index(self, value: str, context: str) -> str:

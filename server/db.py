@@ -108,11 +108,14 @@ class Database:
     @asynccontextmanager
     async def _bound_session(self) -> AsyncIterator[AsyncSession]:
         assert self._connection is not None
-        async with AsyncSession(
-            bind=self._connection,
-            expire_on_commit=False,
-            join_transaction_mode="create_savepoint",
-        ) as session, session.begin():
+        async with (
+            AsyncSession(
+                bind=self._connection,
+                expire_on_commit=False,
+                join_transaction_mode="create_savepoint",
+            ) as session,
+            session.begin(),
+        ):
             yield session
 
     async def dispose(self) -> None:

@@ -7,6 +7,7 @@ so their timelines and clocks are exactly what real use would have produced.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Callable
@@ -38,20 +39,71 @@ DEMO_PASSWORD = "fengqiao-demo"
 DEMO_DIVISIONS = PROJECT_ROOT.parent / "shared" / "data" / "divisions" / "zhashui.csv"
 COUNTY_CODE = "611026000000"
 
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
-GIVEN = ["建国", "秀英", "桂兰", "志强", "红梅", "海燕", "明", "伟", "芳", "军", "丽", "勇", "敏", "静", "强", "磊",
-         "洋", "艳", "杰", "娟", "涛", "超", "霞", "平", "刚", "玉兰", "德胜", "长林", "满仓", "春花", "堃", "喆"]
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+    "苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史"
+    "顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
+)
+GIVEN = [
+    "建国",
+    "秀英",
+    "桂兰",
+    "志强",
+    "红梅",
+    "海燕",
+    "明",
+    "伟",
+    "芳",
+    "军",
+    "丽",
+    "勇",
+    "敏",
+    "静",
+    "强",
+    "磊",
+    "洋",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "超",
+    "霞",
+    "平",
+    "刚",
+    "玉兰",
+    "德胜",
+    "长林",
+    "满仓",
+    "春花",
+    "堃",
+    "喆",
+]
 GRID_NAMES = ["第一网格", "第二网格", "第三网格"]
 
 DISPUTES = [
-    ("neighbourhood", "邻里因排水沟堵塞发生争执", "要求对方疏通排水沟并赔偿被淹的菜地损失", "连续降雨后排水沟被堵，雨水漫入申请人菜地。"),
+    (
+        "neighbourhood",
+        "邻里因排水沟堵塞发生争执",
+        "要求对方疏通排水沟并赔偿被淹的菜地损失",
+        "连续降雨后排水沟被堵，雨水漫入申请人菜地。",
+    ),
     ("homestead", "宅基地边界纠纷", "请求村委会重新确认两户宅基地界址", "两户翻修房屋时对院墙位置各执一词。"),
     ("land_forest", "山林承包界线争议", "请求依据林权证确认承包界线", "双方对山林承包界线的理解不一致，发生砍伐争议。"),
-    ("marriage_family", "赡养老人费用分担纠纷", "要求兄弟三人按月分担母亲的赡养费用", "老人年迈多病，子女对赡养费分担有分歧。"),
+    (
+        "marriage_family",
+        "赡养老人费用分担纠纷",
+        "要求兄弟三人按月分担母亲的赡养费用",
+        "老人年迈多病，子女对赡养费分担有分歧。",
+    ),
     ("wage_arrears", "农民工工资拖欠", "请求督促包工头支付拖欠的工资", "在镇上建筑工地务工三个月，工资一直未结清。"),
     ("contract", "土地流转合同租金纠纷", "要求合作社按合同支付土地流转租金", "合作社以收成不好为由拖欠当年租金。"),
     ("damages", "饲养的牛损坏庄稼", "要求对方赔偿被毁玉米的损失", "对方的牛闯入申请人玉米地，毁坏约半亩庄稼。"),
-    ("land_acquisition", "修路占地补偿异议", "请求复核修路占地面积并足额补偿", "村道拓宽占用承包地，对丈量面积和补偿标准有异议。"),
+    (
+        "land_acquisition",
+        "修路占地补偿异议",
+        "请求复核修路占地面积并足额补偿",
+        "村道拓宽占用承包地，对丈量面积和补偿标准有异议。",
+    ),
     ("pollution", "养殖场异味污染", "要求养殖场整改粪污处理设施", "村口养猪场粪污直排，夏季异味严重。"),
     ("traffic", "农用车剐蹭赔偿", "要求对方赔偿三轮车修理费", "村道会车时发生剐蹭，双方对责任有争议。"),
     ("property_management", "小区物业收费争议", "要求物业公司公开收费明细", "安置小区物业费上涨，居民要求说明依据。"),
@@ -115,7 +167,8 @@ async def seed_demo(
     rng = random.Random(seed)
     now = context.clock.now()
     regions = RegionService(context)
-    await regions.import_divisions(parse_division_csv(divisions.read_text(encoding="utf-8")), valid_from_year=2023)
+    division_text = await asyncio.to_thread(divisions.read_text, encoding="utf-8")
+    await regions.import_divisions(parse_division_csv(division_text), valid_from_year=2023)
     await CategoryService(context).ensure_default()
     county = await regions.get(COUNTY_CODE)
     townships = {region.code: region for region in await regions.subtree(county.path, level=Level.TOWNSHIP)}
@@ -150,7 +203,9 @@ async def _seed_users(context, county, townships, places, rng, progress):
 
     admin = await make("admin", Role.ADMIN, county)
     county_officer = await make("county", Role.COUNTY_OFFICER, county)
-    town_officers = {code: await make(f"town-{code[6:9]}", Role.TOWN_OFFICER, region) for code, region in townships.items()}
+    town_officers = {
+        code: await make(f"town-{code[6:9]}", Role.TOWN_OFFICER, region) for code, region in townships.items()
+    }
     village_leaders: dict[str, Principal] = {}
     mediators: dict[str, Principal] = {}
     grid_workers: dict[str, Principal] = {}
@@ -202,8 +257,20 @@ REPLY = {
 
 
 def _scenarios() -> dict[str, tuple[Kind, list[Step]]]:
-    mediation_start = (1, "mediator", Action.START_MEDIATION, None, {"consenting_party_ids": "*", "informed_of_rights": True})
-    session = (3, "mediator", Action.RECORD_SESSION, None, {"summary": "组织双方当面协商，各自陈述意见。", "place": "村调委会调解室"})
+    mediation_start = (
+        1,
+        "mediator",
+        Action.START_MEDIATION,
+        None,
+        {"consenting_party_ids": "*", "informed_of_rights": True},
+    )
+    session = (
+        3,
+        "mediator",
+        Action.RECORD_SESSION,
+        None,
+        {"summary": "组织双方当面协商，各自陈述意见。", "place": "村调委会调解室"},
+    )
     accept = (1, "leader", Action.ACCEPT, None, {})
     town_accept = (3, "town", Action.ACCEPT, None, {})
     handling = (2, "town", Action.START_HANDLING, None, {})
@@ -212,33 +279,168 @@ def _scenarios() -> dict[str, tuple[Kind, list[Step]]]:
         "registered": (Kind.CIVIL_DISPUTE, []),
         "registered_petition": (Kind.CLAIM, []),
         "accepted_petition": (Kind.SUGGESTION, [accept]),
-        "declined": (Kind.CLAIM, [(1, "leader", Action.DECLINE, "不属于本级职权范围，已告知向有权机关提出", {"basis": "《信访工作条例》第二十二条"})]),
-        "routed_litigation": (Kind.CLAIM, [accept, (2, "leader", Action.ROUTE, None, {"route": "litigation", "organ": "柞水县人民法院"})]),
-        "accusation_discipline": (Kind.ACCUSATION, [accept, (2, "leader", Action.ROUTE, None, {"route": "discipline", "organ": "柞水县纪委监委"})]),
+        "declined": (
+            Kind.CLAIM,
+            [
+                (
+                    1,
+                    "leader",
+                    Action.DECLINE,
+                    "不属于本级职权范围，已告知向有权机关提出",
+                    {"basis": "《信访工作条例》第二十二条"},
+                )
+            ],
+        ),
+        "routed_litigation": (
+            Kind.CLAIM,
+            [accept, (2, "leader", Action.ROUTE, None, {"route": "litigation", "organ": "柞水县人民法院"})],
+        ),
+        "accusation_discipline": (
+            Kind.ACCUSATION,
+            [accept, (2, "leader", Action.ROUTE, None, {"route": "discipline", "organ": "柞水县纪委监委"})],
+        ),
         "in_mediation": (Kind.CIVIL_DISPUTE, [accept, mediation_start, session]),
-        "mediation_refused": (Kind.CIVIL_DISPUTE, [accept, (2, "mediator", Action.REFUSE_MEDIATION, "对方明确表示不接受调解", {"party_id": "respondent"})]),
-        "oral_agreement_closed": (Kind.CIVIL_DISPUTE, [accept, mediation_start, session,
-            (4, "mediator", Action.REACH_AGREEMENT, None, {"form": "oral", "content": "双方同意各自疏通本户门前排水沟。"}),
-            (10, "mediator", Action.CONFIRM_PERFORMANCE, None, {"summary": "回访确认已疏通。"}),
-            (11, "leader", Action.CLOSE, None, {"resolution": "调解成功，协议已履行"})]),
-        "written_agreement_pending": (Kind.CIVIL_DISPUTE, [accept, mediation_start, session,
-            (5, "mediator", Action.REACH_AGREEMENT, None, {"form": "written", "content": "被申请人赔偿申请人损失人民币八百元。", "creates_obligations": True, "performance_manner": "现金", "performance_place": "村委会", "performance_deadline": "协议签订后十日内"})]),
-        "written_agreement_effective": (Kind.CIVIL_DISPUTE, [accept, mediation_start, session,
-            (5, "mediator", Action.REACH_AGREEMENT, None, {"form": "written", "content": "被申请人赔偿申请人损失人民币一千二百元。", "creates_obligations": True}),
-            (6, "mediator", Action.SIGN_AGREEMENT, None, {"party_ids": "*", "mediator_signed": True, "committee_sealed": True}),
-            (15, "mediator", Action.FOLLOW_UP, None, {"summary": "回访：已支付一半，余款约定月底付清。"})]),
-        "escalated_to_town": (Kind.CIVIL_DISPUTE, [accept, mediation_start, session,
-            (4, "mediator", Action.FAIL_MEDIATION, "双方分歧较大，调解不成", {"routes_told": ["arbitration", "litigation"]}), escalate]),
+        "mediation_refused": (
+            Kind.CIVIL_DISPUTE,
+            [accept, (2, "mediator", Action.REFUSE_MEDIATION, "对方明确表示不接受调解", {"party_id": "respondent"})],
+        ),
+        "oral_agreement_closed": (
+            Kind.CIVIL_DISPUTE,
+            [
+                accept,
+                mediation_start,
+                session,
+                (
+                    4,
+                    "mediator",
+                    Action.REACH_AGREEMENT,
+                    None,
+                    {"form": "oral", "content": "双方同意各自疏通本户门前排水沟。"},
+                ),
+                (10, "mediator", Action.CONFIRM_PERFORMANCE, None, {"summary": "回访确认已疏通。"}),
+                (11, "leader", Action.CLOSE, None, {"resolution": "调解成功，协议已履行"}),
+            ],
+        ),
+        "written_agreement_pending": (
+            Kind.CIVIL_DISPUTE,
+            [
+                accept,
+                mediation_start,
+                session,
+                (
+                    5,
+                    "mediator",
+                    Action.REACH_AGREEMENT,
+                    None,
+                    {
+                        "form": "written",
+                        "content": "被申请人赔偿申请人损失人民币八百元。",
+                        "creates_obligations": True,
+                        "performance_manner": "现金",
+                        "performance_place": "村委会",
+                        "performance_deadline": "协议签订后十日内",
+                    },
+                ),
+            ],
+        ),
+        "written_agreement_effective": (
+            Kind.CIVIL_DISPUTE,
+            [
+                accept,
+                mediation_start,
+                session,
+                (
+                    5,
+                    "mediator",
+                    Action.REACH_AGREEMENT,
+                    None,
+                    {
+                        "form": "written",
+                        "content": "被申请人赔偿申请人损失人民币一千二百元。",
+                        "creates_obligations": True,
+                    },
+                ),
+                (
+                    6,
+                    "mediator",
+                    Action.SIGN_AGREEMENT,
+                    None,
+                    {"party_ids": "*", "mediator_signed": True, "committee_sealed": True},
+                ),
+                (15, "mediator", Action.FOLLOW_UP, None, {"summary": "回访：已支付一半，余款约定月底付清。"}),
+            ],
+        ),
+        "escalated_to_town": (
+            Kind.CIVIL_DISPUTE,
+            [
+                accept,
+                mediation_start,
+                session,
+                (
+                    4,
+                    "mediator",
+                    Action.FAIL_MEDIATION,
+                    "双方分歧较大，调解不成",
+                    {"routes_told": ["arbitration", "litigation"]},
+                ),
+                escalate,
+            ],
+        ),
         "town_handling": (Kind.CLAIM, [accept, escalate, town_accept, handling]),
-        "town_handling_extended": (Kind.CLAIM, [accept, escalate, town_accept, handling,
-            (50, "town", Action.EXTEND, "需协调县自然资源局重新测量，延长办理期限", {"days": 30, "approved_by": "镇长"})]),
+        "town_handling_extended": (
+            Kind.CLAIM,
+            [
+                accept,
+                escalate,
+                town_accept,
+                handling,
+                (
+                    50,
+                    "town",
+                    Action.EXTEND,
+                    "需协调县自然资源局重新测量，延长办理期限",
+                    {"days": 30, "approved_by": "镇长"},
+                ),
+            ],
+        ),
         "replied": (Kind.CLAIM, [accept, escalate, town_accept, handling, (20, "town", Action.REPLY, None, REPLY)]),
-        "replied_closed": (Kind.CLAIM, [accept, escalate, town_accept, handling, (20, "town", Action.REPLY, None, REPLY),
-            (21, "town", Action.EVALUATE, None, {"evaluation": "satisfied"}), (22, "town", Action.CLOSE, None, {"resolution": "已答复，信访人满意"})]),
-        "review_requested": (Kind.CLAIM, [accept, escalate, town_accept, handling, (20, "town", Action.REPLY, None, REPLY | {"outcome": "reject"}),
-            (25, "county", Action.REQUEST_REVIEW, None, {})]),
-        "county_direct": (Kind.CLAIM, [(1, "leader", Action.ESCALATE, "涉及多个村且人数众多，直接报县级", {"to_level": "county", "rule": "risk.collective"}),
-            (2, "county", Action.ACCEPT, None, {}), (3, "county", Action.START_HANDLING, None, {})]),
+        "replied_closed": (
+            Kind.CLAIM,
+            [
+                accept,
+                escalate,
+                town_accept,
+                handling,
+                (20, "town", Action.REPLY, None, REPLY),
+                (21, "town", Action.EVALUATE, None, {"evaluation": "satisfied"}),
+                (22, "town", Action.CLOSE, None, {"resolution": "已答复，信访人满意"}),
+            ],
+        ),
+        "review_requested": (
+            Kind.CLAIM,
+            [
+                accept,
+                escalate,
+                town_accept,
+                handling,
+                (20, "town", Action.REPLY, None, REPLY | {"outcome": "reject"}),
+                (25, "county", Action.REQUEST_REVIEW, None, {}),
+            ],
+        ),
+        "county_direct": (
+            Kind.CLAIM,
+            [
+                (
+                    1,
+                    "leader",
+                    Action.ESCALATE,
+                    "涉及多个村且人数众多，直接报县级",
+                    {"to_level": "county", "rule": "risk.collective"},
+                ),
+                (2, "county", Action.ACCEPT, None, {}),
+                (3, "county", Action.START_HANDLING, None, {}),
+            ],
+        ),
     }
 
 
@@ -293,7 +495,9 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
                 key: (party_ids if value == "*" else respondent if value == "respondent" else value)
                 for key, value in data.items()
             }
-            await service.transition(actors[who], bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved))
+            await service.transition(
+                actors[who], bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved)
+            )
         if progress:
             progress("案件", index + 1, case_count)
 
@@ -321,10 +525,14 @@ def _intake(kind: Kind, grid: Region, rng: random.Random, at: datetime) -> CaseC
         ]
     if kind is Kind.CIVIL_DISPUTE:
         parties.append(
-            PartyCreate(name=_person_name(rng), role=PartyRole.RESPONDENT, id_number=_id_number(rng, at), phone=_mobile(rng))
+            PartyCreate(
+                name=_person_name(rng), role=PartyRole.RESPONDENT, id_number=_id_number(rng, at), phone=_mobile(rng)
+            )
         )
     elif rng.random() < 0.3:
-        parties.append(PartyCreate(kind=PartyKind.ORGANISATION, role=PartyRole.RESPONDENT, name="柞水县某建筑工程有限公司"))
+        parties.append(
+            PartyCreate(kind=PartyKind.ORGANISATION, role=PartyRole.RESPONDENT, name="柞水县某建筑工程有限公司")
+        )
     lat = 33.68 + rng.uniform(-0.25, 0.25)
     lon = 109.11 + rng.uniform(-0.25, 0.25)
     return CaseCreate(

@@ -38,9 +38,7 @@ class Settings(BaseSettings):
     @classmethod
     def supported_database(cls, url: str) -> str:
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "FENGQIAO_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
+            raise ValueError("FENGQIAO_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return url
 
     @property
@@ -53,6 +51,5 @@ class Settings(BaseSettings):
         if self.data_key_file.exists():
             return self.data_key_file.read_text().strip()
         raise RuntimeError(
-            f"没有数据加密密钥：请设置 FENGQIAO_DATA_KEY 或运行 `fengqiao keygen`"
-            f" 生成 {self.data_key_file}"
+            f"没有数据加密密钥：请设置 FENGQIAO_DATA_KEY 或运行 `fengqiao keygen` 生成 {self.data_key_file}"
         )

@@ -65,13 +65,13 @@ async def _create_postgres_database() -> str:
     name = f"fq_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as error:
         message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error}"
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (FENGQIAO_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+        await admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
     finally:
         await admin.close()
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
@@ -154,7 +154,11 @@ async def seed_world(context: ServiceContext) -> World:
         )
         world.principals[name] = principal_of(user)
         world.tokens[name] = (await users.login(name, TEST_PASSWORD)).token
-    for code in {getattr(world, attr) for attr in World.__dataclass_fields__ if attr not in ("regions", "principals", "tokens", "extra")}:
+    for code in {
+        getattr(world, attr)
+        for attr in World.__dataclass_fields__
+        if attr not in ("regions", "principals", "tokens", "extra")
+    }:
         world.regions[code] = await regions.get(code)
     return world
 
@@ -230,7 +234,5 @@ async def client(settings: Settings, context: ServiceContext) -> AsyncIterator[A
     # httpx over the ASGI interface in this very event loop: asyncpg connections belong
     # to the loop that opened them, and Litestar's own test client runs another one.
     app = create_app(settings, context=context)
-    async with AsyncClient(
-        transport=ASGITransport(app=app), base_url="http://testserver.local/api/v1"
-    ) as test_client:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver.local/api/v1") as test_client:
         yield test_client

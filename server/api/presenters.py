@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from grid.cases import Case, CaseEvent, Party
 from grid.calendar import StatutoryCalendar
+from grid.cases import Case, CaseEvent, Party
 from grid.deadlines import light
 from grid.lifecycle import (
     ACTION_NAMES_ZH,

@@ -27,7 +27,9 @@ class CalendarService:
         async with self.context.db.write() as session:
             row = await session.get(HolidayNotice, notice.year)
             if row is None:
-                row = HolidayNotice(year=notice.year, source=notice.source, text=notice_text, loaded_at=self.context.clock.now())
+                row = HolidayNotice(
+                    year=notice.year, source=notice.source, text=notice_text, loaded_at=self.context.clock.now()
+                )
             row.source = notice.source
             row.text = notice_text
             row.loaded_at = self.context.clock.now()

@@ -314,9 +314,7 @@ class CaseService:
             return await self._bundle(session, case)
 
     async def _bundle(self, session: AsyncSession, case: Case) -> CaseBundle:
-        parties = (
-            await session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.ordinal)))
-        ).all()
+        parties = (await session.exec(select(Party).where(Party.case_id == case.id).order_by(col(Party.ordinal)))).all()
         return CaseBundle(case, list(parties), CaseFacts.from_json(case.lifecycle))
 
     async def list(
@@ -573,5 +571,3 @@ def next_duty_clock(facts: CaseFacts, context: ServiceContext) -> RunningClock |
 
 def deadline_light(clock: RunningClock, now: datetime) -> deadlines.Light:
     return deadlines.light(now, clock.started_at, clock.due)
-
-

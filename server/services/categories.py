@@ -25,9 +25,7 @@ class CategoryService:
             )
             return int(version), list(rows.all())
 
-    async def publish(
-        self, items: list[tuple[str, str]], *, note: str = "", by: Principal | None = None
-    ) -> int:
+    async def publish(self, items: list[tuple[str, str]], *, note: str = "", by: Principal | None = None) -> int:
         """Publish a new version; cases keep the version they were filed under."""
         if by is not None and not by.is_admin:
             raise ServiceError("只有管理员可以发布分类目录", code="auth.forbidden")

@@ -108,9 +108,7 @@ class RegionService:
         parent_code = code or principal.node_code
         await self.get_in_scope(principal, parent_code)
         async with self.context.db.read() as session:
-            result = await session.exec(
-                select(Region).where(Region.parent_code == parent_code).order_by(Region.code)
-            )
+            result = await session.exec(select(Region).where(Region.parent_code == parent_code).order_by(Region.code))
             return list(result.all())
 
     async def subtree(self, path: str, *, level: Level | None = None) -> list[Region]:
@@ -128,9 +126,7 @@ class RegionService:
     async def ancestor_at(self, path: str, level: Level) -> Region:
         codes = codes_on_path(path)
         async with self.context.db.read() as session:
-            result = await session.exec(
-                select(Region).where(col(Region.code).in_(codes), Region.level == level.value)
-            )
+            result = await session.exec(select(Region).where(col(Region.code).in_(codes), Region.level == level.value))
             region = result.first()
         if region is None:
             raise ServiceError(f"找不到上级{level.value}节点", code="region.not_found")
@@ -143,9 +139,7 @@ class RegionService:
         if village.level != Level.VILLAGE:
             raise ServiceError("网格只能设在村（社区）之下", code="regions.invalid_grid")
         async with self.context.db.write() as session:
-            taken = set(
-                (await session.exec(select(Region.code).where(Region.parent_code == village_code))).all()
-            )
+            taken = set((await session.exec(select(Region.code).where(Region.parent_code == village_code))).all())
             number = next(n for n in range(1, 1000) if grid_code(village_code, n) not in taken)
             code = grid_code(village_code, number)
             grid = Region(

@@ -113,9 +113,7 @@ def test_a_loaded_notice_covers_its_year_and_is_no_longer_provisional():
 def test_a_loaded_notice_overrides_the_library_for_its_year():
     # Say the State Council amended 2025: only New Year's Day off. The notice is the
     # authority, so National Day 2025 becomes working days in this calendar.
-    amended = parse_holiday_notice(
-        'year = 2025\nsource = "测试"\n[[holiday]]\nname = "元旦"\ndays = ["2025-01-01"]\n'
-    )
+    amended = parse_holiday_notice('year = 2025\nsource = "测试"\n[[holiday]]\nname = "元旦"\ndays = ["2025-01-01"]\n')
     cal = StatutoryCalendar([amended])
     assert cal.source_for_year(2025) is CalendarSource.NOTICE
     assert cal.is_working_day(date(2025, 10, 1))
@@ -137,9 +135,7 @@ def test_with_notices_returns_a_new_calendar_and_leaves_the_old_one_alone():
 
 def test_a_later_notice_for_the_same_year_replaces_the_earlier():
     first = parse_holiday_notice(NOTICE_2027)
-    amended = parse_holiday_notice(
-        'year = 2027\nsource = "更正"\n[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n'
-    )
+    amended = parse_holiday_notice('year = 2027\nsource = "更正"\n[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n')
     cal = StatutoryCalendar([first, amended])
     assert cal.notices[2027].source == "更正"
     assert cal.is_working_day(date(2027, 2, 8))
@@ -172,9 +168,7 @@ def test_a_notice_parses_into_the_days_it_lists():
 
 
 def test_makeup_workdays_may_be_omitted_from_an_entry():
-    notice = parse_holiday_notice(
-        'year = 2027\nsource = "s"\n[[holiday]]\nname = "清明节"\ndays = ["2027-04-05"]\n'
-    )
+    notice = parse_holiday_notice('year = 2027\nsource = "s"\n[[holiday]]\nname = "清明节"\ndays = ["2027-04-05"]\n')
     assert notice.makeup_workdays == frozenset()
 
 
@@ -206,10 +200,7 @@ def _notice(body: str) -> str:
             "outside_year",
         ),
         (
-            _notice(
-                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n'
-                'makeup_workdays = ["2028-01-01"]\n'
-            ),
+            _notice('[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\nmakeup_workdays = ["2028-01-01"]\n'),
             "holiday[0]（元旦）.makeup_workdays[0]",
             "outside_year",
         ),
@@ -236,8 +227,7 @@ def _notice(body: str) -> str:
         (
             # Saturday Jan 2 both off and worked
             _notice(
-                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01", "2027-01-02"]\n'
-                'makeup_workdays = ["2027-01-02"]\n'
+                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01", "2027-01-02"]\nmakeup_workdays = ["2027-01-02"]\n'
             ),
             "holiday[0]（元旦）.makeup_workdays[0]",
             "holiday_and_makeup",
@@ -253,26 +243,19 @@ def _notice(body: str) -> str:
         ),
         (
             # Monday Jan 4 is already a working day
-            _notice(
-                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n'
-                'makeup_workdays = ["2027-01-04"]\n'
-            ),
+            _notice('[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\nmakeup_workdays = ["2027-01-04"]\n'),
             "holiday[0]（元旦）.makeup_workdays[0]",
             "makeup_not_weekend",
         ),
         (
             _notice(
-                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n'
-                '[[holiday]]\nname = "春节"\ndays = ["2027-01-01"]\n'
+                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n[[holiday]]\nname = "春节"\ndays = ["2027-01-01"]\n'
             ),
             "holiday[1]（春节）.days[0]",
             "duplicate_date",
         ),
         (
-            _notice(
-                '[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\n'
-                'makeup_workday = ["2027-01-02"]\n'
-            ),
+            _notice('[[holiday]]\nname = "元旦"\ndays = ["2027-01-01"]\nmakeup_workday = ["2027-01-02"]\n'),
             "holiday[0]（元旦）.makeup_workday",
             "unknown_key",
         ),

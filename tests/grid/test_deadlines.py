@@ -156,9 +156,7 @@ def test_hearing_days_are_not_counted_in_a_rereview():
     # Sep 1 + 30 = Oct 1 (holiday) -> Oct 9; with a 10-day hearing Sep 1 + 40 = Oct 11,
     # the make-up Saturday.
     assert rereview_decision_due(CAL, at("2025-09-01")).last_day == date(2025, 10, 9)
-    assert rereview_decision_due(CAL, at("2025-09-01"), hearing_days=10).last_day == date(
-        2025, 10, 11
-    )
+    assert rereview_decision_due(CAL, at("2025-09-01"), hearing_days=10).last_day == date(2025, 10, 11)
     with pytest.raises(DomainError) as caught:
         rereview_decision_due(CAL, at("2025-09-01"), hearing_days=-1)
     assert caught.value.code == "case.invalid_hearing_days"
@@ -272,9 +270,7 @@ def test_the_light_of_a_real_notice_clock():
 # --- properties -----------------------------------------------------------------------
 
 events = st.builds(
-    lambda day, minute: (
-        datetime.combine(day, datetime.min.time(), tzinfo=CHINA_TZ) + timedelta(minutes=minute)
-    ),
+    lambda day, minute: datetime.combine(day, datetime.min.time(), tzinfo=CHINA_TZ) + timedelta(minutes=minute),
     st.dates(min_value=date(2004, 1, 1), max_value=date(2028, 12, 31)),
     st.integers(min_value=0, max_value=24 * 60 - 1),
 )
@@ -284,9 +280,7 @@ calendars = st.sampled_from([CAL, WITH_2027])
 
 @settings(max_examples=300, deadline=None)
 @given(cal=calendars, event_at=events, days=st.integers(min_value=1, max_value=120))
-def test_a_calendar_days_period_ends_on_the_first_working_day_on_or_after_event_plus_n(
-    cal, event_at, days
-):
+def test_a_calendar_days_period_ends_on_the_first_working_day_on_or_after_event_plus_n(cal, event_at, days):
     due = calendar_days_period(cal, event_at, days)
     nominal = event_at.date() + timedelta(days=days)
     assert cal.is_working_day(due.last_day)
@@ -298,9 +292,7 @@ def test_a_calendar_days_period_ends_on_the_first_working_day_on_or_after_event_
 
 @settings(max_examples=200, deadline=None)
 @given(cal=calendars, event_at=events, days=st.integers(min_value=1, max_value=40))
-def test_working_days_period_is_strictly_increasing_and_counts_exactly_n_working_days(
-    cal, event_at, days
-):
+def test_working_days_period_is_strictly_increasing_and_counts_exactly_n_working_days(cal, event_at, days):
     due = working_days_period(cal, event_at, days)
     after = working_days_period(cal, event_at, days + 1)
     assert after.last_day > due.last_day
@@ -316,9 +308,7 @@ def test_working_days_period_is_strictly_increasing_and_counts_exactly_n_working
 
 @settings(max_examples=200, deadline=None)
 @given(cal=calendars, event_at=events, months=st.integers(min_value=1, max_value=24))
-def test_a_month_period_ends_on_a_working_day_not_before_the_corresponding_day(
-    cal, event_at, months
-):
+def test_a_month_period_ends_on_a_working_day_not_before_the_corresponding_day(cal, event_at, months):
     due = months_period(cal, event_at, months)
     assert cal.is_working_day(due.last_day)
     assert due.last_day >= add_months(event_at.date(), months)

@@ -77,9 +77,7 @@ def test_should_accept_the_standard_example_and_read_birth_date_and_sex() -> Non
         ("35020319000101002", date(1900, 1, 1), "female"),
     ],
 )
-def test_should_accept_numbers_whose_check_character_matches(
-    first17: str, born: date, sex: str
-) -> None:
+def test_should_accept_numbers_whose_check_character_matches(first17: str, born: date, sex: str) -> None:
     parsed = parse_resident_id(with_check(first17))
     assert parsed.status is IdNumberStatus.VALID
     assert parsed.value == with_check(first17)
@@ -261,9 +259,7 @@ def test_should_reject_any_number_with_a_single_character_changed(
 
 
 @given(valid_first17, st.integers(min_value=0, max_value=15))
-def test_should_reject_any_number_with_two_adjacent_digits_swapped(
-    first17: str, position: int
-) -> None:
+def test_should_reject_any_number_with_two_adjacent_digits_swapped(first17: str, position: int) -> None:
     number = with_check(first17)
     a, b = number[position], number[position + 1]
     assume(a != b)
@@ -329,9 +325,7 @@ def test_should_normalise_mobile_numbers(raw: str) -> None:
         ("+86 10 12345678", "010-12345678"),
     ],
 )
-def test_should_normalise_landline_numbers_splitting_off_the_area_code(
-    raw: str, number: str
-) -> None:
+def test_should_normalise_landline_numbers_splitting_off_the_area_code(raw: str, number: str) -> None:
     assert normalize_phone(raw) == Phone(PhoneKind.LANDLINE, number)
 
 

@@ -1410,7 +1410,7 @@ LEVEL_ORDER = list(HandlingLevel)
 GAPS = st.one_of(st.integers(0, 2 * 24 * 60), st.integers(0, 40 * 24 * 60))
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.data(),
     st.sampled_from(list(Kind)),

@@ -131,9 +131,7 @@ LANDLINE_TOKEN = FieldCipher(KEY).encrypt("0914-4321234")
     st.integers(min_value=0, max_value=len(LANDLINE_TOKEN) - 1),
     st.sampled_from(URLSAFE_ALPHABET + ":v+/ "),
 )
-def test_should_refuse_a_token_with_any_single_character_changed(
-    position: int, replacement: str
-) -> None:
+def test_should_refuse_a_token_with_any_single_character_changed(position: int, replacement: str) -> None:
     # Includes the last character, whose low bits base64 does not use: a lenient decoder
     # would accept some of those changes.
     assume(LANDLINE_TOKEN[position] != replacement)
@@ -181,9 +179,7 @@ def test_should_give_different_blind_indexes_for_different_values(cipher: FieldC
 
 
 def test_should_give_different_blind_indexes_per_context(cipher: FieldCipher) -> None:
-    assert cipher.blind_index("13812341234", "party.phone") != cipher.blind_index(
-        "13812341234", "worker.phone"
-    )
+    assert cipher.blind_index("13812341234", "party.phone") != cipher.blind_index("13812341234", "worker.phone")
 
 
 def test_should_not_confuse_where_the_context_ends_and_the_value_begins(
@@ -193,9 +189,9 @@ def test_should_not_confuse_where_the_context_ends_and_the_value_begins(
 
 
 def test_should_give_different_blind_indexes_per_key(cipher: FieldCipher) -> None:
-    assert cipher.blind_index("11010519491231002X", "party.id_number") != FieldCipher(
-        OTHER_KEY
-    ).blind_index("11010519491231002X", "party.id_number")
+    assert cipher.blind_index("11010519491231002X", "party.id_number") != FieldCipher(OTHER_KEY).blind_index(
+        "11010519491231002X", "party.id_number"
+    )
 
 
 def test_should_require_a_context_for_a_blind_index(cipher: FieldCipher) -> None:
