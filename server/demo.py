@@ -468,7 +468,13 @@ SCENARIO_AGES: list[tuple[str, tuple[int, int]]] = [
 
 
 async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count, progress) -> None:
+    """Plan every case first, then replay all steps in time order across cases, so
+    official numbers follow acceptance dates as they would in real use."""
     scenarios = _scenarios()
+    clock = FixedClock(now)
+    service = CaseService(replace(context, clock=clock))
+    plans = []
+    moments: list[tuple[datetime, int, int]] = []  # (when, case index, step index; -1 = intake)
     for index in range(case_count):
         name, (low, high) = SCENARIO_AGES[index % len(SCENARIO_AGES)]
         kind, steps = scenarios[name]
@@ -477,8 +483,6 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
         registered_at = now - timedelta(days=rng.uniform(low, high))
         if steps and registered_at + timedelta(days=steps[-1][0]) > now:
             registered_at = now - timedelta(days=steps[-1][0] + rng.uniform(0.1, 2))
-        clock = FixedClock(registered_at)
-        service = CaseService(replace(context, clock=clock))
         actors = {
             "grid": people.grid_workers[grid.code],
             "leader": people.village_leaders[place.village.code],
@@ -486,20 +490,35 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
             "town": people.town_officers[place.township.code],
             "county": people.county_officer,
         }
-        bundle = await service.create(actors["grid"], _intake(kind, grid, rng, registered_at))
-        party_ids = [str(party.id) for party in bundle.parties]
-        respondent = next((str(p.id) for p in bundle.parties if p.role == PartyRole.RESPONDENT.value), party_ids[0])
-        for days, who, action, reason, data in steps:
-            clock.at = registered_at + timedelta(days=days, hours=rng.uniform(0, 6))
+        plans.append({"intake": _intake(kind, grid, rng, registered_at), "steps": steps, "actors": actors})
+        moments.append((registered_at, index, -1))
+        previous = registered_at
+        for step_index, step in enumerate(steps):
+            # Steps of one case keep their order even when planned for the same day.
+            at = max(registered_at + timedelta(days=step[0], hours=rng.uniform(0, 6)), previous + timedelta(minutes=5))
+            moments.append((min(at, now), index, step_index))
+            previous = at
+    moments.sort()
+    bundles: dict[int, Any] = {}
+    for done, (at, index, step_index) in enumerate(moments, start=1):
+        clock.at = at
+        plan = plans[index]
+        if step_index < 0:
+            bundles[index] = await service.create(plan["actors"]["grid"], plan["intake"])
+        else:
+            _, who, action, reason, data = plan["steps"][step_index]
+            bundle = bundles[index]
+            party_ids = [str(party.id) for party in bundle.parties]
+            respondent = next((str(p.id) for p in bundle.parties if p.role == PartyRole.RESPONDENT.value), party_ids[0])
             resolved = {
                 key: (party_ids if value == "*" else respondent if value == "respondent" else value)
                 for key, value in data.items()
             }
             await service.transition(
-                actors[who], bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved)
+                plan["actors"][who], bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved)
             )
         if progress:
-            progress("案件", index + 1, case_count)
+            progress("案件办理记录", done, len(moments))
 
 
 def _intake(kind: Kind, grid: Region, rng: random.Random, at: datetime) -> CaseCreate:
