@@ -247,11 +247,7 @@ class CaseFacts:
         return cls(**values)
 
 
-_DATETIME_FIELDS = [
-    name
-    for name, annotation in CaseFacts.__annotations__.items()
-    if "datetime" in str(annotation)
-]
+_DATETIME_FIELDS = [name for name, annotation in CaseFacts.__annotations__.items() if "datetime" in str(annotation)]
 _ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "status": Status,
     "level": HandlingLevel,
@@ -571,6 +567,8 @@ def decide(
     allowed from the current status, another ``DomainError`` when a rule refuses it, and
     ``InvalidInput`` when the payload is malformed.
     """
+    if now.tzinfo is None:
+        raise ValueError("decide() needs an aware datetime for now")
     if command.action is Action.REGISTER:
         raise InvalidTransition("案件已登记，不能重复登记", data=_transition_data(facts, command))
     allowed = ALLOWED_FROM[command.action]
@@ -634,9 +632,7 @@ def _parse_payload(command: Command) -> _Payload:
         ) from None
 
 
-Handler = Callable[
-    [CaseFacts, Any, Command, datetime, StatutoryCalendar], tuple[CaseFacts, dict[str, Any]]
-]
+Handler = Callable[[CaseFacts, Any, Command, datetime, StatutoryCalendar], tuple[CaseFacts, dict[str, Any]]]
 _HANDLERS: dict[Action, Handler] = {}
 
 
@@ -731,6 +727,9 @@ def _mediation_allowed(facts: CaseFacts) -> None:
 @_handles(Action.START_MEDIATION)
 def _start_mediation(facts, payload: StartMediationPayload, command, now, calendar):
     _mediation_allowed(facts)
+    unknown = sorted(set(payload.consenting_party_ids) - set(facts.party_ids))
+    if unknown:
+        raise InvalidInput([Issue("data.consenting_party_ids", "party.unknown", "同意调解的当事人不属于本案")])
     missing = sorted(set(facts.party_ids) - set(payload.consenting_party_ids))
     if missing:
         raise _refuse("人民调解须经各方当事人同意（人民调解法第十七条）", "case.consent_missing")
@@ -845,6 +844,8 @@ def _report_nonperformance(facts, payload: FollowUpPayload, command, now, calend
 
 @_handles(Action.REQUEST_JUDICIAL_CONFIRMATION)
 def _request_judicial_confirmation(facts, payload, command, now, calendar):
+    if facts.judicial_confirmation_requested_at is not None:
+        raise _refuse("已申请司法确认，不能重复申请", "case.already_requested")
     if facts.agreement_form != "written":
         raise _refuse("司法确认须以书面调解协议申请", "case.written_agreement_required")
     assert facts.agreement_effective_at is not None
@@ -893,9 +894,7 @@ def _reply_data(payload: ReplyPayload, now: datetime) -> tuple[datetime, dict[st
         raise InvalidInput([Issue("data.delivered_at", "datetime.naive", "送达时间须带时区")])
     if delivered_at > now:
         raise InvalidInput([Issue("data.delivered_at", "datetime.future", "送达时间不能晚于当前时间")])
-    return delivered_at, payload.model_dump(exclude={"delivered_at"}) | {
-        "delivered_at": delivered_at.isoformat()
-    }
+    return delivered_at, payload.model_dump(exclude={"delivered_at"}) | {"delivered_at": delivered_at.isoformat()}
 
 
 @_handles(Action.REPLY)
@@ -963,9 +962,7 @@ def _request_rereview(facts, payload, command, now, calendar):
             f"复核申请应在收到复查意见之日起三十日内提出（截止 {window.last_day.isoformat()}，第三十六条）",
             "case.window_closed",
         )
-    new = replace(
-        facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=now, level=_one_level_up(facts)
-    )
+    new = replace(facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=now, level=_one_level_up(facts))
     due = deadlines.rereview_decision_due(calendar, now)
     return new, {"to_level": new.level.value, "decision_last_day": due.last_day.isoformat()}
 
@@ -1090,11 +1087,15 @@ def running_clocks(facts: CaseFacts, calendar: StatutoryCalendar) -> list[Runnin
     if status is Status.REGISTERED and petition:
         add(ClockKind.NOTICE, facts.registered_at, deadlines.notice_due)
     elif status is Status.ACCEPTED and petition:
-        add(ClockKind.DISPATCH, facts.accepted_at, deadlines.dispatch_due)
+        # Art. 22: the 15 days to dispatch run from receipt, not from acceptance.
+        add(ClockKind.DISPATCH, facts.registered_at, deadlines.dispatch_due)
     elif status is Status.ROUTED_OUT:
         add(ClockKind.OBJECTION, facts.routed_at, deadlines.objection_due)
     elif status is Status.IN_MEDIATION:
         add(ClockKind.MEDIATION, facts.mediation_started_at, deadlines.mediation_target)
+        if facts.handling_started_at is not None:
+            # Mediating during handling (Art. 33) does not stop the 60-day clock.
+            add(ClockKind.HANDLING, facts.accepted_at, deadlines.handling_due, facts.extension_days or 0)
     elif status is Status.AGREEMENT_EFFECTIVE and facts.agreement_form == "written":
         if facts.judicial_confirmation_requested_at is None:
             add(ClockKind.JUDICIAL_CONFIRMATION, facts.agreement_effective_at, deadlines.judicial_confirmation_window)

@@ -1192,7 +1192,8 @@ def test_should_run_no_notice_clock_for_a_civil_dispute():
 
 CLOCKS = {
     # status: (clock kind, started_at, last day) for the representative case
-    Status.ACCEPTED: (ClockKind.DISPATCH, at("2025-07-01", "10:00"), date(2025, 7, 16)),
+    # Art. 22: dispatch runs from receipt (registration at 09:00), not from acceptance at 10:00.
+    Status.ACCEPTED: (ClockKind.DISPATCH, at("2025-07-01", "09:00"), date(2025, 7, 16)),
     Status.ROUTED_OUT: (ClockKind.OBJECTION, at("2025-07-02"), date(2025, 7, 9)),
     Status.IN_MEDIATION: (ClockKind.MEDIATION, at("2025-07-02"), date(2025, 8, 4)),  # Sat Aug 2 -> Mon
     Status.AGREEMENT_EFFECTIVE: (ClockKind.JUDICIAL_CONFIRMATION, at("2025-07-06"), date(2025, 8, 5)),
@@ -1500,3 +1501,44 @@ def _assert_closing_was_lawful(story: Story, facts: CaseFacts, now: datetime) ->
         # Inside the nominal 30 days the window is certainly open (a roll-over only lengthens it).
         if (now.astimezone(CHINA_TZ).date() - delivered.astimezone(CHINA_TZ).date()).days <= 30:
             assert content, "closed inside the window without the petitioner's say-so"
+
+
+def test_mediating_during_handling_keeps_the_sixty_day_clock_running():
+    story = accepted(Kind.CIVIL_DISPUTE, parties=("p1", "p2"))
+    story.do(Action.START_HANDLING, at("2025-07-02"))
+    story.do(
+        Action.START_MEDIATION,
+        at("2025-07-03"),
+        actor=MEDIATOR,
+        consenting_party_ids=["p1", "p2"],
+        informed_of_rights=True,
+    )
+    kinds = {clock.kind: clock.due.last_day for clock in running_clocks(story.facts, CAL)}
+    assert kinds[ClockKind.HANDLING] == date(2025, 9, 1)  # 60 days from acceptance on 1 July, Aug 30 is a Saturday
+    assert ClockKind.MEDIATION in kinds
+
+
+def test_should_refuse_a_consent_from_someone_who_is_not_a_party():
+    story = civil_accepted()
+    error = story.refused(
+        Action.START_MEDIATION,
+        at("2025-07-02"),
+        actor=MEDIATOR,
+        consenting_party_ids=["p1", "p2", "stranger"],
+        informed_of_rights=True,
+    )
+    assert isinstance(error, InvalidInput)
+    assert error.issues[0].field == "data.consenting_party_ids"
+
+
+def test_should_refuse_a_second_request_for_judicial_confirmation():
+    story = agreement_effective()
+    story.do(Action.REQUEST_JUDICIAL_CONFIRMATION, at("2025-07-10"), actor=MEDIATOR)
+    error = story.refused(Action.REQUEST_JUDICIAL_CONFIRMATION, at("2025-07-11"), actor=MEDIATOR)
+    assert error.code == "case.already_requested"
+
+
+def test_should_refuse_a_naive_now():
+    story = accepted()
+    with pytest.raises(ValueError, match="aware"):
+        story.do(Action.ADD_NOTE, datetime(2025, 7, 3, 10, 0), text="无时区")
