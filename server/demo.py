@@ -478,7 +478,8 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
     for index in range(case_count):
         name, (low, high) = SCENARIO_AGES[index % len(SCENARIO_AGES)]
         kind, steps = scenarios[name]
-        place = rng.choice(places)
+        # The village of the printed logins gets one case of every scenario.
+        place = places[0] if index < len(SCENARIO_AGES) else rng.choice(places)
         grid = rng.choice(place.grids)
         registered_at = now - timedelta(days=rng.uniform(low, high))
         if steps and registered_at + timedelta(days=steps[-1][0]) > now:
