@@ -85,12 +85,14 @@ def parse_division_csv(text: str) -> list[DivisionRow]:
     required = {"code", "name", "level", "parent_code"}
     if reader.fieldnames is None or not required <= set(reader.fieldnames):
         raise DomainError(
-            f"区划文件表头应包含 {', '.join(sorted(required))}",
+            f"第 1 行：区划文件表头应包含 {', '.join(sorted(required))}",
             code="regions.invalid_file",
         )
     rows: list[DivisionRow] = []
     seen: set[str] = set()
-    for line_number, raw in enumerate(reader, start=2):
+    for raw in reader:
+        # The physical line (blank lines are skipped by the reader, so do not count rows).
+        line_number = reader.line_num
         code = (raw["code"] or "").strip()
         name = (raw["name"] or "").strip()
         level_text = (raw["level"] or "").strip()

@@ -37,8 +37,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "auth.forbidden": 403,
     "auth.out_of_scope": 404,
     "not_found": 404,
-    "case.not_found": 404,
-    "user.not_found": 404,
     "region.not_found": 404,
     "case.invalid_transition": 409,
     "case.version_conflict": 409,
