@@ -1120,3 +1120,9 @@ def running_clocks(facts: CaseFacts, calendar: StatutoryCalendar) -> list[Runnin
 def next_clock(facts: CaseFacts, calendar: StatutoryCalendar) -> RunningClock | None:
     clocks = running_clocks(facts, calendar)
     return min(clocks, key=lambda clock: clock.due.ends_at) if clocks else None
+
+
+def next_duty_clock(facts: CaseFacts, calendar: StatutoryCalendar) -> RunningClock | None:
+    """The earliest deadline someone must meet; petitioner windows are not duties."""
+    duties = [clock for clock in running_clocks(facts, calendar) if clock.is_duty]
+    return min(duties, key=lambda clock: clock.due.ends_at) if duties else None

@@ -42,3 +42,15 @@ def case_payload(grid_code: str | None = None, **overrides: Any) -> dict[str, An
         body["grid_code"] = grid_code
     body.update(overrides)
     return body
+
+
+async def fresh_headers(client, *names: str) -> dict[str, dict[str, str]]:
+    """Log in again (after the clock moved past the seeded tokens' lifetime)."""
+    from tests.conftest import TEST_PASSWORD
+
+    headers = {}
+    for name in names:
+        answer = await client.post("/auth/login", json={"username": name, "password": TEST_PASSWORD})
+        assert answer.status_code == 201, answer.text
+        headers[name] = {"Authorization": f"Bearer {answer.json()['token']}"}
+    return headers

@@ -15,7 +15,7 @@ from grid.lifecycle import (
     CaseFacts,
     Status,
     allowed_actions,
-    running_clocks,
+    next_duty_clock,
 )
 from grid.people import ROLE_ACTIONS
 from server.principal import Principal
@@ -32,10 +32,9 @@ from server.schemas.cases import (
 
 
 def deadline_of(facts: CaseFacts, calendar: StatutoryCalendar, now: datetime) -> DeadlineRead | None:
-    duties = [clock for clock in running_clocks(facts, calendar) if clock.is_duty]
-    if not duties:
+    clock = next_duty_clock(facts, calendar)
+    if clock is None:
         return None
-    clock = min(duties, key=lambda item: item.due.ends_at)
     return DeadlineRead(
         kind=clock.kind.value,
         name=CLOCK_NAMES_ZH[clock.kind],

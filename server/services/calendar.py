@@ -8,6 +8,7 @@ from grid.calendar import YearCalendar, parse_holiday_notice
 from server.errors import ServiceError
 from server.principal import Principal
 from server.services.context import ServiceContext
+from server.services.deadlines import restamp_provisional_deadlines
 from server.tables import HolidayNotice
 
 
@@ -36,4 +37,5 @@ class CalendarService:
             row.loaded_by = by.user_id if by else None
             session.add(row)
         await self.context.reload_calendar()
+        await restamp_provisional_deadlines(self.context)
         return notice

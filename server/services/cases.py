@@ -18,7 +18,6 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from grid import deadlines
 from grid.calendar import local_date
 from grid.cases import (
     Case,
@@ -40,18 +39,17 @@ from grid.lifecycle import (
     CaseFacts,
     Command,
     Decision,
-    RunningClock,
     Status,
     TimelineEntry,
     decide,
     register,
-    running_clocks,
 )
 from grid.people import IDENTITY_READERS, READ_SCOPE_ACTIONS, ROLE_ACTIONS, Role
 from server.errors import ServiceError
 from server.principal import Principal
 from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
 from server.services.context import ServiceContext
+from server.services.deadlines import stamp_next_deadline
 from server.services.regions import in_subtree
 from server.services.upsert import upsert_statement
 
@@ -487,11 +485,7 @@ class CaseService:
         case.status = facts.status.value
         case.level = facts.level.value
         case.number = facts.number
-        duty = next_duty_clock(facts, self.context)
-        case.next_deadline_at = duty.due.ends_at if duty else None
-        case.next_deadline_kind = duty.kind.value if duty else None
-        case.next_deadline_started_at = duty.started_at if duty else None
-        case.deadline_provisional = duty.due.provisional if duty else False
+        stamp_next_deadline(case, facts, self.context.calendar)
 
     async def _append_entries(
         self, session: AsyncSession, case_id: uuid.UUID, entries, *, first_seq: int | None = None
@@ -562,12 +556,3 @@ class CaseService:
                 select(IdentityAccess).where(IdentityAccess.case_id == case_id).order_by(col(IdentityAccess.at))
             )
             return list(result.all())
-
-
-def next_duty_clock(facts: CaseFacts, context: ServiceContext) -> RunningClock | None:
-    duties = [clock for clock in running_clocks(facts, context.calendar) if clock.is_duty]
-    return min(duties, key=lambda clock: clock.due.ends_at) if duties else None
-
-
-def deadline_light(clock: RunningClock, now: datetime) -> deadlines.Light:
-    return deadlines.light(now, clock.started_at, clock.due)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, literal, update
 from sqlmodel import col, select
 
+from grid.cases import Case
 from grid.hierarchy import (
+    PATH_SEPARATOR,
     DivisionRow,
     Level,
     Region,
@@ -18,7 +20,7 @@ from grid.hierarchy import (
     grid_code,
     subtree_bounds,
 )
-from grid.people import Role
+from grid.people import Role, User
 from server.errors import ServiceError
 from server.principal import Principal
 from server.services.context import ServiceContext
@@ -29,15 +31,48 @@ from server.services.upsert import upsert_rows
 class ImportResult:
     rows: int
     inserted: int
+    # Rows whose name, level, parent or path changed; an unchanged row is not rewritten.
     updated: int
+    unchanged: int = 0
+    # Stored nodes (with their grids, users and cases) moved to a new place in the tree.
+    moved: int = 0
 
 
 GRID_MANAGERS = frozenset({Role.ADMIN, Role.VILLAGE_LEADER, Role.TOWN_OFFICER, Role.COUNTY_OFFICER})
+# Every denormalised copy of a region path: moving a subtree rewrites them all.
+PATH_COLUMNS = (
+    (Region, "path"),
+    (User, "node_path"),
+    (Case, "region_path"),
+    (Case, "handling_node_path"),
+)
+UPDATED_FIELDS = ("name", "level", "parent_code", "path", "valid_to_year")
 
 
 def in_subtree(column, path: str):
     low, high = subtree_bounds(path)
     return and_(column >= low, column < high)
+
+
+def independent_moves(moves: dict[str, str]) -> list[tuple[str, str]]:
+    """The moves (old path → new path) not implied by a move of an ancestor, deepest first.
+
+    A re-rooted county moves every node below it, but one prefix rewrite of the county
+    carries them all; a village that also changed township needs its own rewrite, done
+    before its ancestors' so theirs no longer matches it.
+    """
+    independent = []
+    for old, new in moves.items():
+        codes = codes_on_path(old)
+        for depth in range(len(codes) - 1, 0, -1):
+            ancestor = PATH_SEPARATOR + PATH_SEPARATOR.join(codes[:depth]) + PATH_SEPARATOR
+            if ancestor in moves:
+                if moves[ancestor] + old[len(ancestor) :] != new:
+                    independent.append((old, new))
+                break
+        else:
+            independent.append((old, new))
+    return sorted(independent, key=lambda move: (-len(codes_on_path(move[0])), move[0]))
 
 
 class RegionService:
@@ -51,14 +86,22 @@ class RegionService:
         valid_from_year: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> ImportResult:
-        """Insert or update official divisions; running it twice changes nothing."""
+        """Insert or update official divisions; running it twice changes nothing.
+
+        A node that lands elsewhere in the tree (a county file imported before its city's)
+        takes its whole stored subtree along: grids, and the paths copied into users and
+        cases, so scopes stay right.
+        """
         async with self.context.db.write() as session:
             parents = sorted({row.parent_code for row in rows if row.parent_code})
             known = dict(await self._paths_of(session, parents))
             paths = compute_paths(rows, known)
-            existing = set(dict(await self._paths_of(session, [row.code for row in rows])))
-            records = [
-                {
+            stored = await self._stored(session, [row.code for row in rows])
+            records = []
+            inserted = 0
+            moves: dict[str, str] = {}
+            for row in rows:
+                record = {
                     "code": row.code,
                     "name": row.name,
                     "level": row.level.value,
@@ -67,21 +110,58 @@ class RegionService:
                     "valid_from_year": valid_from_year,
                     "valid_to_year": None,
                 }
-                for row in rows
-            ]
-            batch = 2000
+                old = stored.get(row.code)
+                if old is None:
+                    inserted += 1
+                elif old == tuple(record[name] for name in UPDATED_FIELDS):
+                    continue
+                elif old[UPDATED_FIELDS.index("path")] != record["path"]:
+                    moves[old[UPDATED_FIELDS.index("path")]] = record["path"]
+                records.append(record)
+            unchanged = len(rows) - len(records)
+            batch = 5000
             for start in range(0, len(records), batch):
                 await upsert_rows(
                     session,
                     Region.__table__,
                     records[start : start + batch],
                     keys=["code"],
-                    update=["name", "level", "parent_code", "path", "valid_to_year"],
+                    update=list(UPDATED_FIELDS),
+                    batch=batch,
                 )
                 if progress:
-                    progress(min(start + batch, len(records)), len(records))
-        inserted = sum(1 for row in rows if row.code not in existing)
-        return ImportResult(rows=len(rows), inserted=inserted, updated=len(rows) - inserted)
+                    progress(unchanged + min(start + batch, len(records)), len(rows))
+            if progress and not records:
+                progress(len(rows), len(rows))
+            # Rows of the file already carry their new paths, and no new path lies in an
+            # old range (a node whose new path starts with its old prefix did not move),
+            # so these rewrites touch only what the file does not list.
+            for old, new in independent_moves(moves):
+                for model, name in PATH_COLUMNS:
+                    column = getattr(model, name)
+                    await session.exec(  # type: ignore[call-overload]
+                        update(model)
+                        .where(in_subtree(column, old))
+                        .values({name: literal(new) + func.substr(column, len(old) + 1)})
+                        .execution_options(synchronize_session=False)
+                    )
+        return ImportResult(
+            rows=len(rows),
+            inserted=inserted,
+            updated=len(records) - inserted,
+            unchanged=unchanged,
+            moved=len(moves),
+        )
+
+    async def _stored(self, session, codes: list[str]) -> dict[str, tuple]:
+        fields = [getattr(Region, name) for name in UPDATED_FIELDS]
+        found: dict[str, tuple] = {}
+        for start in range(0, len(codes), 1000):
+            chunk = codes[start : start + 1000]
+            result = await session.exec(select(Region.code, *fields).where(col(Region.code).in_(chunk)))
+            for code, *values in result.all():
+                found[code] = tuple(values)
+        return found
 
     async def _paths_of(self, session, codes: list[str]) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
