@@ -58,10 +58,10 @@ def validate_category_list(items: list[tuple[str, str]]) -> None:
     seen: set[str] = set()
     for index, (code, name) in enumerate(items):
         if not code or not code.replace("_", "").isalnum() or not code.isascii():
-            issues.add(f"categories[{index}].code", "categories.code", "分类代码须为英文字母、数字或下划线")
+            issues.add(f"categories.{index}.code", "categories.code", "分类代码须为英文字母、数字或下划线")
         if code in seen:
-            issues.add(f"categories[{index}].code", "categories.duplicate", f"分类代码 {code} 重复")
+            issues.add(f"categories.{index}.code", "categories.duplicate", f"分类代码 {code} 重复")
         seen.add(code)
         if not name.strip():
-            issues.add(f"categories[{index}].name", "categories.name", "分类名称不能为空")
+            issues.add(f"categories.{index}.name", "categories.name", "分类名称不能为空")
     issues.raise_if_any()
