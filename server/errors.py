@@ -6,6 +6,7 @@ Every problem carries a stable ``code``; clients and tests switch on it, never o
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -45,6 +46,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "case.window_closed": 409,
     "case.window_open": 409,
     "case.performance_unconfirmed": 409,
+    "case.closed": 409,
     "user.username_taken": 409,
     "request.method_not_allowed": 405,
     "internal": 500,
@@ -62,22 +64,26 @@ TITLES_ZH: dict[int, str] = {
 }
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
-    body = {
+def problem(status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
         "type": f"urn:fengqiao:problem:{code}",
         "title": TITLES_ZH.get(status, "错误"),
         "status": status,
         "code": code,
         "detail": detail,
-        **extra,
     }
+    for key, value in (extra or {}).items():
+        # RFC 9457: extensions must not redefine the standard members (a refused
+        # transition's case "status" would replace the HTTP status); such a member is
+        # kept under its code's prefix, e.g. "case_status".
+        body[f"{code.split('.')[0]}_{key}" if key in body else key] = value
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def domain_error_handler(_request: Request, error: DomainError) -> Response[dict[str, Any]]:
     status = STATUS_BY_CODE.get(error.code, 422)
-    return problem(status, error.code, error.message, **error.data)
+    return problem(status, error.code, error.message, error.data)
 
 
 def validation_error_handler(_request: Request, error: ValidationException) -> Response[dict[str, Any]]:
@@ -88,7 +94,7 @@ def validation_error_handler(_request: Request, error: ValidationException) -> R
             {"field": str(item.get("key") or ""), "rule": "invalid", "message": str(item.get("message"))}
             for item in (error.extra if isinstance(error.extra, list) else [])
         ]
-    return problem(422, InvalidInput.code, "提交的内容有误，请按提示修改", errors=errors)
+    return problem(422, InvalidInput.code, "提交的内容有误，请按提示修改", {"errors": errors})
 
 
 def _pydantic_errors(error: BaseException) -> list[dict[str, str]] | None:

@@ -17,7 +17,7 @@ from grid.lifecycle import (
     allowed_actions,
     next_duty_clock,
 )
-from grid.people import ROLE_ACTIONS
+from grid.people import READ_SCOPE_ACTIONS, ROLE_ACTIONS
 from server.principal import Principal
 from server.schemas.cases import (
     CaseFlags,
@@ -99,6 +99,9 @@ def case_read(
     now: datetime,
 ) -> CaseRead:
     permitted = ROLE_ACTIONS[principal.role]
+    # Offer only what would succeed: decisions belong to the level that holds the case
+    # (CaseService._check_may_act), so a village reading an escalated case only visits.
+    holds_case = principal.covers(case.handling_node_path)
     location = (
         Location(latitude=case.latitude, longitude=case.longitude)
         if case.latitude is not None and case.longitude is not None
@@ -133,7 +136,11 @@ def case_read(
             EscalationRead(from_level=item.from_level, to_level=item.to_level, at=item.at, rule=item.rule)
             for item in facts.escalations
         ],
-        allowed_actions=[action.value for action in allowed_actions(facts) if action.value in permitted],
+        allowed_actions=[
+            action.value
+            for action in allowed_actions(facts)
+            if action.value in permitted and (holds_case or action.value in READ_SCOPE_ACTIONS)
+        ],
     )
 
 

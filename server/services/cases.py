@@ -100,7 +100,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         at, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), uuid.UUID(case_id)
+        registered_at = datetime.fromisoformat(at)
+        if registered_at.tzinfo is None:
+            # A naive instant cannot be compared with the stored ones (it would fail in
+            # the query as a 500); only a cursor we did not issue looks like this.
+            raise ValueError("naive cursor time")
+        return registered_at, uuid.UUID(case_id)
     except (ValueError, TypeError, json.JSONDecodeError):
         raise InvalidInput([Issue("cursor", "cursor.invalid", "分页游标无效")]) from None
 
@@ -136,6 +141,16 @@ class CaseService:
             return
         # Decisions belong to the level that holds the case now; a village keeps reading an
         # escalated case but no longer decides on it.
+        if not principal.covers(case.handling_node_path):
+            raise ServiceError("案件当前不由您所在层级办理", code="auth.forbidden")
+
+    def _check_may_edit(self, principal: Principal, case: Case) -> None:
+        # The level holding the case owns its record; the grid worker who captured it may
+        # correct it while it is still in the village.
+        if principal.role is Role.GRID_WORKER:
+            if case.created_by != principal.user_id or case.level != HandlingLevel.VILLAGE.value:
+                raise ServiceError("网格员只能修改自己登记、仍在村级办理的案件", code="auth.forbidden")
+            return
         if not principal.covers(case.handling_node_path):
             raise ServiceError("案件当前不由您所在层级办理", code="auth.forbidden")
 
@@ -376,8 +391,7 @@ class CaseService:
     async def update(self, principal: Principal, case_id: uuid.UUID, data: CaseUpdate) -> CaseBundle:
         async with self.context.db.write() as session:
             case = await self._load_for_change(session, principal, case_id)
-            if principal.role is Role.GRID_WORKER and case.created_by != principal.user_id:
-                raise ServiceError("网格员只能修改自己登记的案件", code="auth.forbidden")
+            self._check_may_edit(principal, case)
             if case.status == Status.CLOSED.value:
                 raise ServiceError("案件已办结，不能修改", code="case.closed")
             if data.version != case.version:

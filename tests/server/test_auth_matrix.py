@@ -1,0 +1,464 @@
+"""Who may call what: every endpoint × every seeded person (and nobody) × in/out of scope.
+
+The table below is the specification. Jurisdiction is the caller's node subtree (plus cases
+they registered or are assigned); "in" targets a place or person inside it, "out" the
+nearest one outside it (a sibling grid, a neighbouring village or town, the other county).
+A new endpoint fails ``test_should_describe_every_endpoint_of_the_api_in_the_matrix``
+until a row for it is added here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+
+from grid.cases import Case
+from grid.people import User
+from server.app import create_app
+from server.settings import Settings
+from tests.conftest import PEOPLE, TEST_KEY, TEST_PASSWORD, World
+from tests.factories import case_payload, id_number
+
+ANONYMOUS = "anonymous"
+CALLERS = [*PEOPLE, ANONYMOUS]
+SCOPES = ("in", "out")
+
+# A place inside each caller's jurisdiction, and the nearest place outside it.
+HOME = {
+    "grid_worker": "grid_a",
+    "grid_worker_b": "grid_b",
+    "mediator": "grid_a",
+    "leader": "grid_a",
+    "leader_b": "grid_b",
+    "town": "grid_a",
+    "town_b": "grid_b",
+    "county": "grid_a",
+    "admin": "grid_a",
+    "other_county": "other_grid",
+    "other_grid_worker": "other_grid",
+    ANONYMOUS: "grid_a",
+}
+AWAY = {
+    "grid_worker": "grid_a2",  # the next grid of the same village
+    "grid_worker_b": "grid_a",  # another village's grid
+    "mediator": "village_a2",  # the next village of the same town
+    "leader": "village_a2",
+    "leader_b": "grid_a",
+    "town": "grid_b",  # another town of the same county
+    "town_b": "grid_a",
+    "county": "other_grid",  # another county
+    "admin": "other_grid",
+    "other_county": "grid_a",
+    "other_grid_worker": "grid_a",
+    ANONYMOUS: "other_grid",
+}
+# A user inside each caller's jurisdiction, and one just outside it.
+USER_HOME = {
+    "grid_worker": "grid_worker",  # alone in the grid
+    "grid_worker_b": "grid_worker_b",
+    "mediator": "grid_worker",
+    "leader": "mediator",  # same node
+    "leader_b": "grid_worker_b",
+    "town": "leader",
+    "town_b": "leader_b",
+    "county": "town",
+    "admin": "county",
+    "other_county": "other_grid_worker",
+    "other_grid_worker": "other_grid_worker",
+    ANONYMOUS: "grid_worker",
+}
+USER_AWAY = {
+    "grid_worker": "mediator",  # above them
+    "grid_worker_b": "grid_worker",
+    "mediator": "grid_worker_b",
+    "leader": "leader_b",
+    "leader_b": "leader",
+    "town": "town_b",
+    "town_b": "town",
+    "county": "other_county",
+    "admin": "other_county",
+    "other_county": "county",
+    "other_grid_worker": "grid_worker",
+    ANONYMOUS: "other_grid_worker",
+}
+
+# Who holds which right (written out here, not read from grid.people: this is the spec).
+EVERYONE = frozenset(PEOPLE)
+GRID_WORKERS = frozenset({"grid_worker", "grid_worker_b", "other_grid_worker"})
+ADMINS = frozenset({"admin"})
+DECIDERS = frozenset({"leader", "leader_b", "town", "town_b", "county", "admin", "other_county"})
+GRID_MANAGERS = DECIDERS
+IDENTITY_READERS = EVERYONE - GRID_WORKERS
+EDITORS = EVERYONE - GRID_WORKERS  # grid workers edit only what they registered
+AUDITORS = frozenset({"county", "admin", "other_county"})
+
+# The ID numbers of the parties of every case registered here (tests.factories defaults).
+RAW_ID_NUMBERS = (id_number(), id_number("19750505", "246"))
+
+HOLIDAY_NOTICE = """\
+year = 2027
+source = "国务院办公厅关于2027年部分节假日安排的通知（测试）"
+
+[[holiday]]
+name = "元旦"
+days = ["2027-01-01"]
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    code: str | None = None  # the problem's code
+    rule: str | None = None  # for validation.failed: a rule one of its errors must name
+
+    def __str__(self) -> str:
+        return " ".join(str(part) for part in (self.status, self.code, self.rule) if part)
+
+
+UNAUTHENTICATED = Outcome(401, "auth.unauthenticated")
+FORBIDDEN = Outcome(403, "auth.forbidden")
+OUT_OF_SCOPE = Outcome(404, "auth.out_of_scope")
+
+
+@dataclass
+class Call:
+    """One request, with what its answer must and must not show."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, str] | None = None
+    shown: str | None = None  # must be in a successful answer
+    secret: str | None = None  # must never be in the answer (out-of-scope content)
+    reveals: bool = False  # the one kind of answer that may carry identity in clear
+
+
+@dataclass
+class Env:
+    client: AsyncClient
+    world: World
+    places: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.places = {name: getattr(self.world, name) for name in set(HOME.values()) | set(AWAY.values())}
+
+    def place(self, caller: str, scope: str) -> str:
+        return self.places[(HOME if scope == "in" else AWAY)[caller]]
+
+    def village_of(self, code: str) -> str:
+        region = self.world.regions[code]
+        return code if region.level == "village" else str(region.parent_code)
+
+    def user(self, caller: str, scope: str) -> str:
+        return (USER_HOME if scope == "in" else USER_AWAY)[caller]
+
+    def payload_at(self, code: str, **overrides: Any) -> dict[str, Any]:
+        key = "grid_code" if self.world.regions[code].level == "grid" else "village_code"
+        return case_payload(**{key: code}, **overrides)
+
+    async def case_at(self, code: str) -> tuple[str, str]:
+        """Register a case at ``code`` as someone who may (not the caller): its id and title."""
+        title = f"矩阵案件{uuid.uuid4().hex[:12]}"
+        registrar = "other_county" if code.startswith(self.world.other_county[:6]) else "admin"
+        response = await self.client.post(
+            "/cases", json=self.payload_at(code, title=title), headers=self.world.auth(registrar)
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"], title
+
+    async def case_for(self, caller: str, scope: str) -> tuple[str, str]:
+        return await self.case_at(self.place(caller, scope))
+
+
+Builder = Callable[[Env, str, str], Awaitable[Call]]
+Expectation = Callable[[str, str], Outcome]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    route: str  # as the app spells it, e.g. /api/v1/cases/{case_id:uuid}
+    build: Builder
+    expect: Expectation
+    variant: str = ""
+    scoped: bool = True  # False: the endpoint has no jurisdiction; only "in" is tried
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.route.removeprefix('/api/v1')}" + (f" [{self.variant}]" if self.variant else "")
+
+
+def public(ok: int) -> Expectation:
+    return lambda caller, scope: Outcome(ok)
+
+
+def signed_in(ok: int) -> Expectation:
+    return lambda caller, scope: UNAUTHENTICATED if caller == ANONYMOUS else Outcome(ok)
+
+
+def scope_first(allowed: frozenset[str], ok: int, *, out: Outcome = OUT_OF_SCOPE) -> Expectation:
+    """The target is looked up in scope first (404 outside), then the role is checked (403)."""
+
+    def expect(caller: str, scope: str) -> Outcome:
+        if caller == ANONYMOUS:
+            return UNAUTHENTICATED
+        if scope == "out":
+            return out
+        return Outcome(ok) if caller in allowed else FORBIDDEN
+
+    return expect
+
+
+def role_first(allowed: frozenset[str], ok: int) -> Expectation:
+    """A role that may never do this is told so (403) wherever the target is."""
+
+    def expect(caller: str, scope: str) -> Outcome:
+        if caller == ANONYMOUS:
+            return UNAUTHENTICATED
+        if caller not in allowed:
+            return FORBIDDEN
+        return Outcome(ok) if scope == "in" else OUT_OF_SCOPE
+
+    return expect
+
+
+# ------------------------------------------------------------------ request builders
+
+
+async def login(env: Env, caller: str, scope: str) -> Call:
+    username = "nobody_here" if caller == ANONYMOUS else caller
+    return Call("POST", "/auth/login", json={"username": username, "password": TEST_PASSWORD})
+
+
+def fixed(method: str, path: str, body: Any = None) -> Builder:
+    async def build(env: Env, caller: str, scope: str) -> Call:
+        return Call(method, path, json=body)
+
+    return build
+
+
+async def list_regions(env: Env, caller: str, scope: str) -> Call:
+    parent = env.world.principals[caller].node_code if scope == "in" and caller in PEOPLE else env.place(caller, scope)
+    return Call("GET", "/regions", params={"parent": parent})
+
+
+async def get_region(env: Env, caller: str, scope: str) -> Call:
+    return Call("GET", f"/regions/{env.place(caller, scope)}")
+
+
+async def create_grid(env: Env, caller: str, scope: str) -> Call:
+    village = env.village_of(env.place(caller, scope))
+    return Call("POST", f"/regions/{village}/grids", json={"name": "矩阵网格"})
+
+
+async def list_users(env: Env, caller: str, scope: str) -> Call:
+    target = str(env.world.principals[env.user(caller, scope)].user_id)
+    return Call("GET", "/users", **({"shown": target} if scope == "in" else {"secret": target}))
+
+
+async def create_user(env: Env, caller: str, scope: str) -> Call:
+    body = {
+        "username": f"m_{uuid.uuid4().hex[:10]}",
+        "display_name": "矩阵调解员",
+        "role": "village_mediator",
+        "node_code": env.village_of(env.place(caller, scope)),
+        "password": "a long enough password",
+    }
+    return Call("POST", "/users", json=body)
+
+
+async def get_user(env: Env, caller: str, scope: str) -> Call:
+    target = env.world.principals[env.user(caller, scope)]
+    marker = {"shown": str(target.user_id)} if scope == "in" else {"secret": target.display_name}
+    return Call("GET", f"/users/{target.user_id}", **marker)
+
+
+async def create_case(env: Env, caller: str, scope: str) -> Call:
+    title = f"矩阵登记{uuid.uuid4().hex[:12]}"
+    body = env.payload_at(env.place(caller, scope), title=title)
+    return Call("POST", "/cases", json=body, **({"shown": title} if scope == "in" else {"secret": title}))
+
+
+async def list_cases(env: Env, caller: str, scope: str) -> Call:
+    _, title = await env.case_for(caller, scope)
+    return Call("GET", "/cases", **({"shown": title} if scope == "in" else {"secret": title}))
+
+
+def on_case(method: str, suffix: str = "", body: Any = None, *, reveals: bool = False) -> Builder:
+    async def build(env: Env, caller: str, scope: str) -> Call:
+        case_id, title = await env.case_for(caller, scope)
+        secret = title if scope == "out" else None
+        return Call(method, f"/cases/{case_id}{suffix}", json=body, secret=secret, reveals=reveals and scope == "in")
+
+    return build
+
+
+async def get_case(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    return Call("GET", f"/cases/{case_id}", **({"shown": title} if scope == "in" else {"secret": title}))
+
+
+CASE = "/api/v1/cases/{case_id:uuid}"
+ENDPOINTS: list[Endpoint] = [
+    # auth and system
+    Endpoint(
+        "POST",
+        "/api/v1/auth/login",
+        login,
+        lambda caller, scope: Outcome(401, "auth.invalid_credentials") if caller == ANONYMOUS else Outcome(201),
+        scoped=False,
+    ),
+    Endpoint("POST", "/api/v1/auth/logout", fixed("POST", "/auth/logout"), signed_in(204), scoped=False),
+    Endpoint("GET", "/api/v1/auth/me", fixed("GET", "/auth/me"), signed_in(200), scoped=False),
+    Endpoint("GET", "/api/v1/health", fixed("GET", "/health"), public(200), scoped=False),
+    Endpoint("GET", "/api/v1/calendar/years", fixed("GET", "/calendar/years"), signed_in(200), scoped=False),
+    Endpoint(
+        "POST",
+        "/api/v1/calendar/notices",
+        fixed("POST", "/calendar/notices", {"text": HOLIDAY_NOTICE}),
+        role_first(ADMINS, 201),
+        scoped=False,
+    ),
+    # directory
+    Endpoint("GET", "/api/v1/regions", list_regions, scope_first(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/regions/{code:str}", get_region, scope_first(EVERYONE, 200)),
+    Endpoint("POST", "/api/v1/regions/{code:str}/grids", create_grid, role_first(GRID_MANAGERS, 201)),
+    Endpoint("GET", "/api/v1/users", list_users, signed_in(200)),
+    Endpoint("POST", "/api/v1/users", create_user, role_first(ADMINS, 201)),
+    Endpoint("GET", "/api/v1/users/{user_id:uuid}", get_user, scope_first(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/categories", fixed("GET", "/categories"), signed_in(200), scoped=False),
+    Endpoint(
+        "POST",
+        "/api/v1/categories",
+        fixed("POST", "/categories", {"note": "矩阵", "items": [{"code": "neighbourhood", "name": "邻里纠纷"}]}),
+        role_first(ADMINS, 201),
+        scoped=False,
+    ),
+    # cases
+    Endpoint(
+        "POST",
+        "/api/v1/cases",
+        create_case,
+        # The place is a field of the body: outside the caller's area it is a field error.
+        scope_first(EVERYONE, 201, out=Outcome(422, "validation.failed", "auth.out_of_scope")),
+    ),
+    Endpoint("GET", "/api/v1/cases", list_cases, signed_in(200)),
+    Endpoint("GET", CASE, get_case, scope_first(EVERYONE, 200)),
+    Endpoint("PATCH", CASE, on_case("PATCH", body={"version": 1, "title": "矩阵改名"}), scope_first(EDITORS, 200)),
+    Endpoint(
+        "POST",
+        CASE + "/transitions",
+        on_case("POST", "/transitions", {"action": "accept", "reason": "符合受理条件"}),
+        scope_first(DECIDERS, 200),
+        variant="accept",
+    ),
+    Endpoint(
+        "POST",
+        CASE + "/transitions",
+        on_case("POST", "/transitions", {"action": "record_visit", "data": {"summary": "上门走访"}}),
+        scope_first(EVERYONE, 200),
+        variant="record_visit",
+    ),
+    Endpoint("GET", CASE + "/timeline", on_case("GET", "/timeline"), scope_first(EVERYONE, 200)),
+    Endpoint(
+        "POST",
+        CASE + "/identity",
+        on_case("POST", "/identity", {"reason": "核实身份以便回访"}, reveals=True),
+        scope_first(IDENTITY_READERS, 200),
+    ),
+    Endpoint("GET", CASE + "/identity-accesses", on_case("GET", "/identity-accesses"), role_first(AUDITORS, 200)),
+]
+
+
+def served_endpoints() -> set[tuple[str, str]]:
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///unused.db", data_key=TEST_KEY))
+    return {
+        (method, route.path)
+        for route in app.routes
+        if not route.path.startswith("/schema")
+        for method in route.methods - {"OPTIONS", "HEAD"}
+    }
+
+
+def test_should_describe_every_endpoint_of_the_api_in_the_matrix():
+    described = {(endpoint.method, endpoint.route) for endpoint in ENDPOINTS}
+    served = served_endpoints()
+    assert sorted(served - described) == [], "endpoints missing from the auth matrix: add a row for each"
+    assert sorted(described - served) == [], "matrix rows for endpoints the app no longer serves"
+
+
+def _mismatches(call: Call, response, want: Outcome) -> list[str]:
+    problems: list[str] = []
+    body = response.text
+    code = None
+    if response.status_code >= 400:
+        if not response.headers.get("content-type", "").startswith("application/problem+json"):
+            problems.append(f"content-type {response.headers.get('content-type')!r}, want application/problem+json")
+        code = response.json().get("code")
+    got = f"{response.status_code} {code or ''}".strip()
+    if response.status_code != want.status or (want.code and code != want.code):
+        problems.append(f"got {got}, want {want}")
+    elif want.rule and want.rule not in {error.get("rule") for error in response.json().get("errors", [])}:
+        problems.append(f"got {got} without an error of rule {want.rule}: {body[:200]}")
+    if call.secret and call.secret in body:
+        problems.append(f"answer leaks {call.secret!r}")
+    if call.shown and response.status_code < 300 and call.shown not in body:
+        problems.append(f"answer lacks {call.shown!r}")
+    if not (call.reveals and response.status_code == 200) and any(raw in body for raw in RAW_ID_NUMBERS):
+        problems.append("answer carries an ID number in clear")
+    return problems
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.id)
+async def test_should_answer_each_role_in_and_out_of_scope_as_the_matrix_says(client, world, endpoint):
+    env = Env(client, world)
+    mismatches: list[str] = []
+    for caller in CALLERS:
+        for scope in SCOPES if endpoint.scoped else ("in",):
+            call = await endpoint.build(env, caller, scope)
+            headers = world.auth(caller) if caller != ANONYMOUS else {}
+            response = await client.request(call.method, call.path, json=call.json, params=call.params, headers=headers)
+            want = endpoint.expect(caller, scope)
+            mismatches += [f"{caller:>17} {scope:<3} {problem}" for problem in _mismatches(call, response, want)]
+    assert not mismatches, f"{endpoint.id}:\n" + "\n".join(mismatches)
+
+
+async def test_should_extend_jurisdiction_to_cases_the_user_registered_or_is_assigned(client, world, db):
+    async def register(who: str, code: str, title: str) -> str:
+        response = await client.post("/cases", json=case_payload(code, title=title), headers=world.auth(who))
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    own = await register("grid_worker", world.grid_a, "本人登记的案件")
+    neighbours = await register("leader", world.grid_a, "原网格的其他案件")
+    assigned = await register("leader_b", world.grid_b, "分派给本人的案件")
+    # The grid worker moves to the next grid and is assigned a case of another village.
+    worker = world.principals["grid_worker"]
+    async with db.write() as session:
+        user = await session.get(User, worker.user_id)
+        user.node_code, user.node_path = world.grid_a2, world.regions[world.grid_a2].path
+        session.add(user)
+        case = await session.get(Case, uuid.UUID(assigned))
+        case.assigned_to = worker.user_id
+        session.add(case)
+
+    headers = world.auth("grid_worker")
+    listed = await client.get("/cases", headers=headers)
+    assert {item["id"] for item in listed.json()["items"]} == {own, assigned}
+    assert "原网格的其他案件" not in listed.text
+    for case_id in (own, assigned):
+        assert (await client.get(f"/cases/{case_id}", headers=headers)).status_code == 200
+        visit = {"action": "record_visit", "data": {"summary": "回访"}}
+        assert (await client.post(f"/cases/{case_id}/transitions", json=visit, headers=headers)).status_code == 200
+    gone = await client.get(f"/cases/{neighbours}", headers=headers)
+    assert (gone.status_code, gone.json()["code"]) == (404, "auth.out_of_scope")
+    assert "原网格的其他案件" not in gone.text
+    mine = await client.get("/cases", params={"mine": "true"}, headers=headers)
+    assert [item["id"] for item in mine.json()["items"]] == [own]
+    to_me = await client.get("/cases", params={"assigned": "true"}, headers=headers)
+    assert [item["id"] for item in to_me.json()["items"]] == [assigned]
