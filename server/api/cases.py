@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from server.api.deps import context_of
 from server.api.presenters import case_read, case_summary, timeline_entry
@@ -80,7 +80,7 @@ class CaseController(Controller):
     @get("/{case_id:uuid}", summary="案件详情（身份信息脱敏）")
     async def get_case(
         self,
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
         principal: NamedDependency[Principal],
         cases: NamedDependency[CaseService],
         state: State,
@@ -90,7 +90,7 @@ class CaseController(Controller):
     @patch("/{case_id:uuid}", summary="修改案件信息（须带所依据的版本号）")
     async def update_case(
         self,
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
         data: JSONBody[CaseUpdate],
         principal: NamedDependency[Principal],
         cases: NamedDependency[CaseService],
@@ -101,7 +101,7 @@ class CaseController(Controller):
     @post("/{case_id:uuid}/transitions", status_code=200, summary="办理操作（状态流转或办理记录）")
     async def transition(
         self,
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
         data: JSONBody[TransitionRequest],
         principal: NamedDependency[Principal],
         cases: NamedDependency[CaseService],
@@ -111,14 +111,14 @@ class CaseController(Controller):
 
     @get("/{case_id:uuid}/timeline", summary="案件时间线")
     async def timeline(
-        self, case_id: uuid.UUID, principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
+        self, case_id: FromPath[uuid.UUID], principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
     ) -> list[TimelineEntryRead]:
         return [timeline_entry(event) for event in await cases.timeline(principal, case_id)]
 
     @post("/{case_id:uuid}/identity", status_code=200, summary="查看当事人身份信息（须说明理由，记入日志）")
     async def reveal_identity(
         self,
-        case_id: uuid.UUID,
+        case_id: FromPath[uuid.UUID],
         data: JSONBody[RevealRequest],
         principal: NamedDependency[Principal],
         cases: NamedDependency[CaseService],
@@ -127,7 +127,7 @@ class CaseController(Controller):
 
     @get("/{case_id:uuid}/identity-accesses", summary="身份信息访问记录")
     async def identity_accesses(
-        self, case_id: uuid.UUID, principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
+        self, case_id: FromPath[uuid.UUID], principal: NamedDependency[Principal], cases: NamedDependency[CaseService]
     ) -> list[IdentityAccessRead]:
         rows = await cases.identity_accesses(principal, case_id)
         return [

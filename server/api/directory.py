@@ -6,7 +6,7 @@ import uuid
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from grid.people import Role
 from server.principal import Principal
@@ -41,14 +41,14 @@ class RegionController(Controller):
 
     @get("/{code:str}", summary="区划详情")
     async def get_region(
-        self, code: str, principal: NamedDependency[Principal], regions: NamedDependency[RegionService]
+        self, code: FromPath[str], principal: NamedDependency[Principal], regions: NamedDependency[RegionService]
     ) -> RegionRead:
         return region_read(await regions.get_in_scope(principal, code))
 
     @post("/{code:str}/grids", summary="在村（社区）下设立网格")
     async def create_grid(
         self,
-        code: str,
+        code: FromPath[str],
         data: JSONBody[GridCreate],
         principal: NamedDependency[Principal],
         regions: NamedDependency[RegionService],
@@ -65,7 +65,7 @@ class UserController(Controller):
         self,
         principal: NamedDependency[Principal],
         users: NamedDependency[UserService],
-        role: Role | None = None,
+        role: FromQuery[Role | None] = None,
     ) -> list[UserRead]:
         return [user_read(user) for user in await users.list_in_scope(principal, role=role)]
 
@@ -85,7 +85,7 @@ class UserController(Controller):
 
     @get("/{user_id:uuid}", summary="用户详情")
     async def get_user(
-        self, user_id: uuid.UUID, principal: NamedDependency[Principal], users: NamedDependency[UserService]
+        self, user_id: FromPath[uuid.UUID], principal: NamedDependency[Principal], users: NamedDependency[UserService]
     ) -> UserRead:
         return user_read(await users.get_in_scope(principal, user_id))
 
