@@ -93,10 +93,12 @@ class RegionService:
         cases, so scopes stay right.
         """
         async with self.context.db.write() as session:
-            parents = sorted({row.parent_code for row in rows if row.parent_code})
-            known = dict(await self._paths_of(session, parents))
+            # Only parents outside the file need their stored paths.
+            codes = {row.code for row in rows}
+            outside = sorted({row.parent_code for row in rows if row.parent_code} - codes)
+            known = dict(await self._paths_of(session, outside))
             paths = compute_paths(rows, known)
-            stored = await self._stored(session, [row.code for row in rows])
+            stored = await self._stored(session, sorted(codes))
             records = []
             inserted = 0
             moves: dict[str, str] = {}
@@ -154,14 +156,20 @@ class RegionService:
         )
 
     async def _stored(self, session, codes: list[str]) -> dict[str, tuple]:
+        """The stored rows of ``codes``, in one range scan of the primary key.
+
+        A file's codes share its top node's prefix, so the range holds little else; long
+        ``IN`` lists were 22 queries for a province, and PostgreSQL checked each list
+        linearly when it chose a sequential scan (seconds per query).
+        """
+        if not codes:
+            return {}
         fields = [getattr(Region, name) for name in UPDATED_FIELDS]
-        found: dict[str, tuple] = {}
-        for start in range(0, len(codes), 1000):
-            chunk = codes[start : start + 1000]
-            result = await session.exec(select(Region.code, *fields).where(col(Region.code).in_(chunk)))
-            for code, *values in result.all():
-                found[code] = tuple(values)
-        return found
+        result = await session.exec(
+            select(Region.code, *fields).where(col(Region.code) >= min(codes), col(Region.code) <= max(codes))
+        )
+        wanted = set(codes)
+        return {code: tuple(values) for code, *values in result.all() if code in wanted}
 
     async def _paths_of(self, session, codes: list[str]) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
