@@ -236,8 +236,8 @@ async def scratch_databases(tmp_path: Path, busy_timeout_ms: int) -> tuple[Datab
     first = Database(create_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=1))
     second = Database(create_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=1))
     async with first.write() as session:
-        await session.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
-        await session.execute(text("INSERT INTO note (body) VALUES ('first')"))
+        await session.exec(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
+        await session.exec(text("INSERT INTO note (body) VALUES ('first')"))
     return first, second
 
 
@@ -247,19 +247,19 @@ async def test_a_deferred_transaction_that_reads_then_writes_fails_at_once(tmp_p
     first, second = await scratch_databases(tmp_path, busy_timeout_ms)
     try:
         async with second.write() as holder:  # a writer holds the write lock
-            await holder.execute(text("INSERT INTO note (body) VALUES ('holder')"))
+            await holder.exec(text("INSERT INTO note (body) VALUES ('holder')"))
             with pytest.raises(exc.OperationalError, match="database is locked"):
                 async with first.read() as session:  # plain BEGIN: a read transaction
-                    await session.execute(text("SELECT count(*) FROM note"))
+                    await session.exec(text("SELECT count(*) FROM note"))
                     started = time.perf_counter()
                     try:
-                        await session.execute(text("INSERT INTO note (body) VALUES ('upgrade')"))
+                        await session.exec(text("INSERT INTO note (body) VALUES ('upgrade')"))
                     finally:
                         waited = time.perf_counter() - started
         assert waited < busy_timeout_ms / 1000 / 2, f"failed after {waited:.2f}s, not at once"
         # The holder committed; the deferred writer's row is not there.
         async with first.read() as session:
-            bodies = (await session.execute(text("SELECT body FROM note ORDER BY id"))).scalars().all()
+            bodies = (await session.exec(text("SELECT body FROM note ORDER BY id"))).scalars().all()
         assert bodies == ["first", "holder"]
     finally:
         await first.dispose()
@@ -274,7 +274,7 @@ async def test_a_write_transaction_queues_behind_the_writer_and_succeeds(tmp_pat
 
         async def holder() -> None:
             async with second.write() as session:
-                await session.execute(text("INSERT INTO note (body) VALUES ('holder')"))
+                await session.exec(text("INSERT INTO note (body) VALUES ('holder')"))
                 holding.set()
                 await asyncio.sleep(hold_s)
 
@@ -282,14 +282,14 @@ async def test_a_write_transaction_queues_behind_the_writer_and_succeeds(tmp_pat
             await holding.wait()
             started = time.perf_counter()
             async with first.write() as session:  # BEGIN IMMEDIATE waits for the lock
-                count = (await session.execute(text("SELECT count(*) FROM note"))).scalar_one()
-                await session.execute(text("INSERT INTO note (body) VALUES (:body)"), {"body": f"after {count}"})
+                count = (await session.exec(text("SELECT count(*) FROM note"))).scalar_one()
+                await session.exec(text("INSERT INTO note (body) VALUES (:body)"), params={"body": f"after {count}"})
             return time.perf_counter() - started
 
         _, waited = await asyncio.gather(holder(), queued())
         assert waited >= hold_s * 0.8, f"the second writer did not wait ({waited:.2f}s)"
         async with first.read() as session:
-            bodies = (await session.execute(text("SELECT body FROM note ORDER BY id"))).scalars().all()
+            bodies = (await session.exec(text("SELECT body FROM note ORDER BY id"))).scalars().all()
         # It read after the holder committed, so it saw both rows: no lost update.
         assert bodies == ["first", "holder", "after 2"]
     finally:
