@@ -37,7 +37,15 @@ def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 1
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # asyncpg caches prepared statements, and PostgreSQL switches a cached statement to a
+    # generic plan after five runs; case lists vary too much in selectivity for that.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+    )
 
 
 def create_null_pool_engine(url: str) -> AsyncEngine:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import func, literal, or_, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +45,7 @@ from grid.lifecycle import (
     register,
 )
 from grid.people import IDENTITY_READERS, READ_SCOPE_ACTIONS, ROLE_ACTIONS, Role
+from grid.storage_types import UTCDateTime
 from server.errors import ServiceError
 from server.principal import Principal
 from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
@@ -354,13 +355,16 @@ class CaseService:
         async with self.context.db.read() as session:
             if filters.region:
                 region = await session.get(Region, filters.region)
-                if region is None or not (principal.covers(region.path) or region.path.startswith(principal.node_path)):
+                if region is None or not principal.covers(region.path):
                     raise ServiceError("区划不在您的管辖范围内", code="auth.out_of_scope")
                 statement = statement.where(in_subtree(col(Case.region_path), region.path))
             if cursor:
                 at, last_id = decode_cursor(cursor)
+                # A row-value comparison lets the index start at the cursor; the equivalent
+                # OR form makes SQLite walk from the first row.
                 statement = statement.where(
-                    or_(col(Case.registered_at) < at, and_(col(Case.registered_at) == at, col(Case.id) < last_id))
+                    tuple_(col(Case.registered_at), col(Case.id))
+                    < tuple_(literal(at, UTCDateTime()), literal(last_id, Case.__table__.c.id.type))
                 )
             statement = statement.order_by(col(Case.registered_at).desc(), col(Case.id).desc()).limit(limit + 1)
             rows = list((await session.exec(statement)).all())
