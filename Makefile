@@ -36,7 +36,7 @@ test: setup
 
 bench: setup
 	@scripts/ensure-postgres || true
-	$(BIN)/python bench/api_bench.py
+	$(BIN)/python -m bench.api_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

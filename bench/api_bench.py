@@ -1,7 +1,7 @@
 """API benchmark: SQLite and PostgreSQL side by side, each against a baseline of the same run.
 
-    python bench/api_bench.py             # 100,000 cases in the list database
-    python bench/api_bench.py --quick     # a smoke run (well under a minute)
+    python -m bench.api_bench             # 100,000 cases in the list database
+    python -m bench.api_bench --quick     # a smoke run (well under a minute)
 
 Per backend (a fresh temporary SQLite file and a fresh PostgreSQL database, both removed
 at the end):
@@ -21,7 +21,7 @@ at the end):
     Baselines: the same deep page with OFFSET, and both queries again after dropping the
     ``(region_path, registered_at, id)`` index.
 
-PostgreSQL: ``FENGQIAO_BENCH_POSTGRES_URL`` or ``FENGQIAO_TEST_POSTGRES_URL`` (default the
+PostgreSQL: ``FENGQIAO_TEST_POSTGRES_URL`` (default the
 local server's ``test`` database) names a server where a throwaway database is created;
 when it is unreachable its column says so and SQLite still runs.
 """
@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import sys
 import tempfile
@@ -49,7 +48,6 @@ from typing import Any
 import asyncpg
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import MetaData, insert
-from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from grid.calendar import CHINA_TZ, local_date
@@ -61,7 +59,7 @@ from grid.people import Role
 from server.app import create_app
 from server.clock import FixedClock
 from server.crypto import FieldCipher, generate_key_text
-from server.db import Database, create_engine
+from server.db import Database, create_engine, query_plan
 from server.migrate import upgrade
 from server.principal import Principal
 from server.schemas.cases import CaseCreate
@@ -73,13 +71,10 @@ from server.services.deadlines import stamp_next_deadline
 from server.services.regions import RegionService, in_subtree
 from server.services.users import UserService, principal_of
 from server.settings import Settings
+from tests.pg import POSTGRES_URL, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DIVISIONS = ROOT.parent / "shared" / "data" / "divisions"
-POSTGRES_URL = os.environ.get(
-    "FENGQIAO_BENCH_POSTGRES_URL",
-    os.environ.get("FENGQIAO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
-)
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)  # a Monday; the calendar has data for it
 COUNTY = "611026000000"  # 柞水县
 TOWNSHIP = "611026109000"  # the list filter: the township with the most villages (14 of 82)
@@ -141,29 +136,8 @@ class Results:
 # ------------------------------------------------------------------ databases
 
 
-def asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
 async def create_postgres_database() -> str:
-    name = f"fq_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(asyncpg_dsn(POSTGRES_URL), timeout=5)
-    try:
-        await admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
-    finally:
-        await admin.close()
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_postgres_database(url: str) -> None:
-    admin = await asyncpg.connect(asyncpg_dsn(POSTGRES_URL), timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    return await create_database("fq_bench")
 
 
 def make_context(url: str, key: str) -> ServiceContext:
@@ -571,15 +545,12 @@ def offset_statement(service: CaseService, principal: Principal, status: str, pa
     return list_statement(service, principal, status, path).offset(depth).limit(PAGE + 1)
 
 
-async def query_plan(context: ServiceContext, statement) -> str:
+async def plan_summary(context: ServiceContext, statement) -> str:
     async with context.db.read() as session:
-        connection = await session.connection()
-        sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-        if connection.dialect.name == "sqlite":
-            rows = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
-            return "; ".join(str(row[-1]) for row in rows)
-        rows = (await connection.exec_driver_sql(f"EXPLAIN {sql}")).all()
-        return "; ".join(str(row[0]).strip().split("  (")[0] for row in rows if "Scan" in str(row[0]))
+        plan = await query_plan(session, statement)
+    if context.db.dialect == "sqlite":
+        return "; ".join(plan)
+    return "; ".join(line.strip().split("  (")[0] for line in plan if "Scan" in line)
 
 
 async def bench_list(
@@ -631,14 +602,14 @@ async def bench_list(
 
         assert await keyset_deep_page() == await offset_deep_page(), "keyset and OFFSET pages differ"
         first_page = list_statement(service, county, status, township.path).limit(PAGE + 1)
-        results.notes.append(f"first-page plan: {await query_plan(context, first_page)}")
+        results.notes.append(f"first-page plan: {await plan_summary(context, first_page)}")
         requests = args.requests
         first = await latencies(http_first_page, requests)
         keyset = await latencies(keyset_deep_page, requests)
         offset = await latencies(offset_deep_page, requests)
         await execute(context, f"DROP INDEX {PATH_INDEX}")
         await analyze(context)
-        results.notes.append(f"first-page plan without {PATH_INDEX}: {await query_plan(context, first_page)}")
+        results.notes.append(f"first-page plan without {PATH_INDEX}: {await plan_summary(context, first_page)}")
         first_no_index = await latencies(http_first_page, requests)
         keyset_no_index = await latencies(keyset_deep_page, requests)
 
@@ -688,7 +659,7 @@ async def run_backend(name: str, args: argparse.Namespace) -> Results:
         if temporary is not None:
             temporary.cleanup()
         elif name == "postgresql":
-            await drop_postgres_database(url)
+            await drop_database(url)
     return results
 
 

@@ -24,7 +24,6 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy.engine import make_url
 
 from grid.calendar import CHINA_TZ
 from grid.hierarchy import Region, parse_division_csv
@@ -41,6 +40,7 @@ from server.services.context import ServiceContext
 from server.services.regions import RegionService
 from server.services.users import UserService, principal_of
 from server.settings import Settings
+from tests.pg import POSTGRES_URL, create_database, drop_database
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DIVISIONS = SHARED / "data" / "divisions"
@@ -49,41 +49,21 @@ TEST_PASSWORD = "correct horse battery"
 # Monday 2 March 2026, 10:00 in China: an ordinary working day.
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)
 
-POSTGRES_URL = os.environ.get("FENGQIAO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("FENGQIAO_REQUIRE_POSTGRES") == "1"
 BACKENDS = [b for b in os.environ.get("FENGQIAO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
-def _asyncpg_dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
 async def _create_postgres_database() -> str:
-    name = f"fq_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
+        return await create_database("fq_test")
     except (TimeoutError, OSError, asyncpg.PostgresError) as error:
         message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error}"
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (FENGQIAO_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
-    try:
-        await admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
-    finally:
-        await admin.close()
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
-async def _drop_postgres_database(url: str) -> None:
-    name = make_url(url).database
-    admin = await asyncpg.connect(_asyncpg_dsn(POSTGRES_URL), timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+_drop_postgres_database = drop_database
 
 
 @dataclass

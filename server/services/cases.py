@@ -135,6 +135,12 @@ class CaseService:
             or case.assigned_to == principal.user_id
         )
 
+    async def _readable(self, session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+        case = await session.get(Case, case_id)
+        if case is None or not self._can_read(principal, case):
+            raise out_of_scope()
+        return case
+
     def _check_may_act(self, principal: Principal, case: Case, action: Action) -> None:
         if action.value not in ROLE_ACTIONS[principal.role]:
             raise ServiceError(f"您的角色无权执行此操作（{action.value}）", code="auth.forbidden")
@@ -322,9 +328,7 @@ class CaseService:
 
     async def get(self, principal: Principal, case_id: uuid.UUID) -> CaseBundle:
         async with self.context.db.read() as session:
-            case = await session.get(Case, case_id)
-            if case is None or not self._can_read(principal, case):
-                raise out_of_scope()
+            case = await self._readable(session, principal, case_id)
             return await self._bundle(session, case)
 
     async def _bundle(self, session: AsyncSession, case: Case) -> CaseBundle:
@@ -373,9 +377,7 @@ class CaseService:
 
     async def timeline(self, principal: Principal, case_id: uuid.UUID) -> list[CaseEvent]:
         async with self.context.db.read() as session:
-            case = await session.get(Case, case_id)
-            if case is None or not self._can_read(principal, case):
-                raise out_of_scope()
+            await self._readable(session, principal, case_id)
             result = await session.exec(
                 select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
             )
@@ -534,9 +536,7 @@ class CaseService:
         """Identity in clear, logged in the same transaction (who, when, which fields, why)."""
         now = self.context.clock.now()
         async with self.context.db.write() as session:
-            case = await session.get(Case, case_id)
-            if case is None or not self._can_read(principal, case):
-                raise out_of_scope()
+            case = await self._readable(session, principal, case_id)
             if principal.role not in IDENTITY_READERS and case.created_by != principal.user_id:
                 raise ServiceError("您的角色无权查看信访人身份信息", code="auth.forbidden")
             parties = (await self._bundle(session, case)).parties
@@ -567,9 +567,7 @@ class CaseService:
         if principal.role not in (Role.ADMIN, Role.COUNTY_OFFICER):
             raise ServiceError("只有县级干部和管理员可以查看身份信息访问记录", code="auth.forbidden")
         async with self.context.db.read() as session:
-            case = await session.get(Case, case_id)
-            if case is None or not self._can_read(principal, case):
-                raise out_of_scope()
+            await self._readable(session, principal, case_id)
             result = await session.exec(
                 select(IdentityAccess).where(IdentityAccess.case_id == case_id).order_by(col(IdentityAccess.at))
             )

@@ -15,13 +15,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from grid.cases import Case
 from grid.errors import DomainError
 from grid.hierarchy import DivisionRow, Level, Region, child_path, compute_paths, parse_division_csv
 from grid.people import Role, User
+from server.db import query_plan
 from server.principal import Principal
 from server.schemas.cases import CaseCreate
 from server.services.cases import CaseFilters, CaseService
@@ -276,16 +277,11 @@ async def test_should_answer_the_ancestor_at_a_level(context: ServiceContext, wo
 # --- the subtree query uses the path index ---------------------------------------------------
 
 
-async def query_plan(context: ServiceContext, statement) -> str:
+async def plan_of(context: ServiceContext, statement) -> str:
     async with context.db.read() as session:
-        connection = await session.connection()
-        sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-        if connection.dialect.name == "sqlite":
-            rows = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
-            return "\n".join(str(row[-1]) for row in rows)
-        await connection.exec_driver_sql("ANALYZE region")
-        rows = (await connection.exec_driver_sql(f"EXPLAIN {sql}")).all()
-        return "\n".join(str(row[0]) for row in rows)
+        if context.db.dialect == "postgresql":
+            await session.exec(text("ANALYZE region"))  # type: ignore[call-overload]
+        return "\n".join(await query_plan(session, statement))
 
 
 def subtree_statements(path: str) -> dict[str, object]:
@@ -304,7 +300,7 @@ async def test_should_answer_a_subtree_with_an_index_range_scan(
 ) -> None:
     await import_shaanxi(context)
     county = await path_of(context, "611026000000")
-    plan = await query_plan(context, subtree_statements(county)[query])
+    plan = await plan_of(context, subtree_statements(county)[query])
     if backend.name == "sqlite":
         assert "SEARCH region USING" in plan and "INDEX" in plan, plan
         assert "SCAN region" not in plan, plan
