@@ -48,7 +48,7 @@ from typing import Any
 import asyncpg
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import MetaData, insert
-from sqlmodel import col, select
+from sqlmodel import select
 
 from grid.calendar import CHINA_TZ, local_date
 from grid.cases import Case, CaseCounter, CaseEvent, HandlingLevel, Kind, Party, official_number
@@ -68,7 +68,7 @@ from server.services.cases import CaseFilters, CaseService, encode_cursor
 from server.services.categories import CategoryService
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
-from server.services.regions import RegionService, in_subtree
+from server.services.regions import RegionService
 from server.services.users import UserService, principal_of
 from server.settings import Settings
 from tests.pg import POSTGRES_URL, create_database, drop_database
@@ -528,21 +528,9 @@ async def bulk_load(context: ServiceContext, people: People, count: int, cipher:
     return dict(by_status)
 
 
-def list_statement(service: CaseService, principal: Principal, status: str, path: str):
-    # The statement CaseService.list builds for these filters, without a cursor.
-    return (
-        select(Case)
-        .where(
-            service._scope_clause(principal),
-            col(Case.status).in_([status]),
-            in_subtree(col(Case.region_path), path),
-        )
-        .order_by(col(Case.registered_at).desc(), col(Case.id).desc())
-    )
-
-
-def offset_statement(service: CaseService, principal: Principal, status: str, path: str, depth: int):
-    return list_statement(service, principal, status, path).offset(depth).limit(PAGE + 1)
+async def offset_statement(session, service: CaseService, principal: Principal, filters: CaseFilters, depth: int):
+    # The very statement CaseService.list runs, paged by OFFSET instead of a cursor.
+    return (await service.list_statement(session, principal, filters)).offset(depth).limit(PAGE + 1)
 
 
 async def plan_summary(context: ServiceContext, statement) -> str:
@@ -563,11 +551,10 @@ async def bench_list(
     status = "accepted"
     service = CaseService(context)
     county = people.county
-    township = await RegionService(context).get(TOWNSHIP)
     filters = CaseFilters(status=[status], region=TOWNSHIP)
     async with context.db.read() as session:
         matching = len(
-            (await session.exec(offset_statement(service, county, status, township.path, 0).limit(None))).all()
+            (await session.exec((await offset_statement(session, service, county, filters, 0)).limit(None))).all()
         )
     depth = max(0, min(args.depth, matching - PAGE - 1))
     results.put("list.matching", f"{matching:,} of {sum(by_status.values()):,} match; deep page at row {depth:,}")
@@ -588,7 +575,7 @@ async def bench_list(
             assert len(response.json()["items"]) == min(PAGE, matching)
 
         async with context.db.read() as session:
-            before = (await session.exec(offset_statement(service, county, status, township.path, depth - 1))).first()
+            before = (await session.exec(await offset_statement(session, service, county, filters, depth - 1))).first()
         cursor = encode_cursor(before) if before is not None and depth else None
 
         async def keyset_deep_page() -> list[uuid.UUID]:
@@ -597,11 +584,12 @@ async def bench_list(
 
         async def offset_deep_page() -> list[uuid.UUID]:
             async with context.db.read() as session:
-                rows = (await session.exec(offset_statement(service, county, status, township.path, depth))).all()
+                rows = (await session.exec(await offset_statement(session, service, county, filters, depth))).all()
             return [row.id for row in rows[:PAGE]]
 
         assert await keyset_deep_page() == await offset_deep_page(), "keyset and OFFSET pages differ"
-        first_page = list_statement(service, county, status, township.path).limit(PAGE + 1)
+        async with context.db.read() as session:
+            first_page = (await service.list_statement(session, county, filters)).limit(PAGE + 1)
         results.notes.append(f"first-page plan: {await plan_summary(context, first_page)}")
         requests = args.requests
         first = await latencies(http_first_page, requests)

@@ -59,6 +59,7 @@ HANDLING_TO_REGION_LEVEL = {
     HandlingLevel.TOWNSHIP: Level.TOWNSHIP,
     HandlingLevel.COUNTY: Level.COUNTY,
 }
+NARROW_LEVELS = frozenset({Level.VILLAGE.value, Level.GRID.value})
 # Only an acceptance that will succeed draws a number; a refused one must not burn it.
 ACCEPTABLE = frozenset({Status.REGISTERED, Status.ESCALATED})
 
@@ -338,6 +339,16 @@ class CaseService:
     async def list(
         self, principal: Principal, filters: CaseFilters, *, cursor: str | None, limit: int
     ) -> tuple[list[Case], str | None]:
+        async with self.context.db.read() as session:
+            statement = await self.list_statement(session, principal, filters, cursor=cursor)
+            rows = list((await session.exec(statement.limit(limit + 1))).all())
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    async def list_statement(
+        self, session: AsyncSession, principal: Principal, filters: CaseFilters, *, cursor: str | None = None
+    ):
+        """The ordered query behind a case list, without its limit (the benchmark times it too)."""
         statement = select(Case).where(self._scope_clause(principal))
         if filters.status:
             statement = statement.where(col(Case.status).in_(filters.status))
@@ -356,24 +367,27 @@ class CaseService:
             statement = statement.where(
                 or_(col(Case.title).like(pattern), col(Case.request).like(pattern), col(Case.number).like(pattern))
             )
-        async with self.context.db.read() as session:
-            if filters.region:
-                region = await session.get(Region, filters.region)
-                if region is None or not principal.covers(region.path):
-                    raise ServiceError("区划不在您的管辖范围内", code="auth.out_of_scope")
-                statement = statement.where(in_subtree(col(Case.region_path), region.path))
-            if cursor:
-                at, last_id = decode_cursor(cursor)
-                # A row-value comparison lets the index start at the cursor; the equivalent
-                # OR form makes SQLite walk from the first row.
-                statement = statement.where(
-                    tuple_(col(Case.registered_at), col(Case.id))
-                    < tuple_(literal(at, UTCDateTime()), literal(last_id, Case.__table__.c.id.type))
-                )
-            statement = statement.order_by(col(Case.registered_at).desc(), col(Case.id).desc()).limit(limit + 1)
-            rows = list((await session.exec(statement)).all())
-        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-        return rows[:limit], next_cursor
+        if filters.region:
+            region = await session.get(Region, filters.region)
+            if region is None or not principal.covers(region.path):
+                raise ServiceError("区划不在您的管辖范围内", code="auth.out_of_scope")
+            path_column = col(Case.region_path)
+            if session.bind.dialect.name == "sqlite" and region.level not in NARROW_LEVELS:
+                # SQLite would take the path index for a township-wide range and then sort
+                # thousands of rows; `|| ''` hides the index so it walks the
+                # (status, registered_at) index in order instead: 45 ms → 0.4 ms on 100,000
+                # cases (bench/api_bench.py). A village range stays indexed.
+                path_column = path_column.op("||")("")
+            statement = statement.where(in_subtree(path_column, region.path))
+        if cursor:
+            at, last_id = decode_cursor(cursor)
+            # A row-value comparison lets the index start at the cursor; the equivalent OR
+            # form makes SQLite walk from the first row.
+            statement = statement.where(
+                tuple_(col(Case.registered_at), col(Case.id))
+                < tuple_(literal(at, UTCDateTime()), literal(last_id, Case.__table__.c.id.type))
+            )
+        return statement.order_by(col(Case.registered_at).desc(), col(Case.id).desc())
 
     async def timeline(self, principal: Principal, case_id: uuid.UUID) -> list[CaseEvent]:
         async with self.context.db.read() as session:
