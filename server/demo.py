@@ -275,6 +275,17 @@ def _scenarios() -> dict[str, tuple[Kind, list[Step]]]:
     town_accept = (3, "town", Action.ACCEPT, None, {})
     handling = (2, "town", Action.START_HANDLING, None, {})
     escalate = (2, "leader", Action.ESCALATE, "村级调解未果，提请镇综治中心处理", {})
+    review_path = [
+        accept,
+        escalate,
+        town_accept,
+        handling,
+        (20, "town", Action.REPLY, None, REPLY | {"outcome": "reject"}),
+        (25, "county", Action.REQUEST_REVIEW, None, {}),
+        (40, "county", Action.DECIDE_REVIEW, None, REPLY | {"outcome": "explain", "decision": "维持原处理意见。"}),
+        (45, "county", Action.REQUEST_REREVIEW, None, {}),
+        (60, "county", Action.DECIDE_REREVIEW, None, REPLY | {"outcome": "reject", "decision": "复核维持。"}),
+    ]
     return {
         "registered": (Kind.CIVIL_DISPUTE, []),
         "registered_petition": (Kind.CLAIM, []),
@@ -427,6 +438,18 @@ def _scenarios() -> dict[str, tuple[Kind, list[Step]]]:
                 (25, "county", Action.REQUEST_REVIEW, None, {}),
             ],
         ),
+        "mediation_failed": (
+            Kind.CIVIL_DISPUTE,
+            [
+                accept,
+                mediation_start,
+                session,
+                (4, "mediator", Action.FAIL_MEDIATION, "对方坚持不让步", {"routes_told": ["litigation"]}),
+            ],
+        ),
+        "reviewed": (Kind.CLAIM, review_path[:7]),
+        "rereview_requested": (Kind.CLAIM, review_path[:8]),
+        "final": (Kind.CLAIM, review_path),
         "county_direct": (
             Kind.CLAIM,
             [
@@ -464,6 +487,10 @@ SCENARIO_AGES: list[tuple[str, tuple[int, int]]] = [
     ("replied_closed", (23, 120)),
     ("review_requested", (26, 60)),
     ("county_direct", (4, 70)),
+    ("mediation_failed", (5, 30)),
+    ("reviewed", (41, 80)),
+    ("rereview_requested", (46, 90)),
+    ("final", (61, 150)),
 ]
 
 
