@@ -165,6 +165,10 @@ class CaseService:
     # ------------------------------------------------------------ intake
 
     async def create(self, principal: Principal, data: CaseCreate) -> CaseBundle:
+        async with self.context.db.write() as session:
+            return await self.create_in(session, principal, data)
+
+    async def create_in(self, session: AsyncSession, principal: Principal, data: CaseCreate) -> CaseBundle:
         now = self.context.clock.now()
         digest = intake_digest(data)
         case_id = data.id or uuid.uuid4()
@@ -186,70 +190,69 @@ class CaseService:
             ],
             is_collective=data.is_collective,
         )
-        async with self.context.db.write() as session:
-            existing = await session.get(Case, case_id)
-            if existing is not None:
-                if existing.intake_digest == digest and self._can_read(principal, existing):
-                    return await self._bundle(session, existing)
-                raise ServiceError("该案件编号已被另一份内容使用", code="case.duplicate_id")
-            place = await self._place_of(session, principal, data)
-            category_version = await self._current_category_version(session, data.category)
-            level = self._initial_level(principal)
-            handling_node = await self._ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
-            village_code = place.code if place.level == Level.VILLAGE else str(place.parent_code)
-            parties: list[Party] = []
-            party_ids: list[str] = []
-            for ordinal, (given, party) in enumerate(zip(data.parties, checked, strict=True)):
-                party_id = given.id or uuid.uuid4()
-                party_ids.append(str(party_id))
-                parties.append(self._party_row(case_id, party_id, ordinal, party))
-            decision = register(
-                kind=data.kind,
-                level=level,
-                party_ids=tuple(party_ids),
-                involves_litigation=data.flags.involves_litigation,
-                administrative_dispute=data.flags.administrative_dispute,
-                now=now,
-                actor=principal.actor,
-            )
-            case = Case(
-                id=case_id,
-                kind=data.kind.value,
-                category_code=data.category,
-                category_version=category_version,
-                channel=data.channel.value,
-                title=data.title,
-                request=data.request,
-                facts=data.facts,
-                reasons=data.reasons,
-                risk=data.risk.value,
-                latitude=data.location.latitude if data.location else None,
-                longitude=data.location.longitude if data.location else None,
-                people_involved=max(data.people_involved, sum(1 for p in data.parties if p.kind is PartyKind.PERSON)),
-                is_collective=data.is_collective,
-                **data.flags.model_dump(),
-                village_code=village_code,
-                grid_code=place.code if place.level == Level.GRID else None,
-                region_path=place.path,
-                level=level.value,
-                handling_node_code=handling_node.code,
-                handling_node_path=handling_node.path,
-                status=decision.facts.status.value,
-                lifecycle={},
-                created_by=principal.user_id,
-                captured_at=data.captured_at,
-                registered_at=now,
-                updated_at=now,
-                intake_digest=digest,
-            )
-            self._apply_facts(case, decision.facts)
-            session.add(case)
-            await session.flush()
-            for party in parties:
-                session.add(party)
-            await self._append_entries(session, case.id, decision.entries, first_seq=1)
-            await session.flush()
-            return CaseBundle(case, parties, decision.facts)
+        existing = await session.get(Case, case_id)
+        if existing is not None:
+            if existing.intake_digest == digest and self._can_read(principal, existing):
+                return await self._bundle(session, existing)
+            raise ServiceError("该案件编号已被另一份内容使用", code="case.duplicate_id")
+        place = await self._place_of(session, principal, data)
+        category_version = await self._current_category_version(session, data.category)
+        level = self._initial_level(principal)
+        handling_node = await self._ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
+        village_code = place.code if place.level == Level.VILLAGE else str(place.parent_code)
+        parties: list[Party] = []
+        party_ids: list[str] = []
+        for ordinal, (given, party) in enumerate(zip(data.parties, checked, strict=True)):
+            party_id = given.id or uuid.uuid4()
+            party_ids.append(str(party_id))
+            parties.append(self._party_row(case_id, party_id, ordinal, party))
+        decision = register(
+            kind=data.kind,
+            level=level,
+            party_ids=tuple(party_ids),
+            involves_litigation=data.flags.involves_litigation,
+            administrative_dispute=data.flags.administrative_dispute,
+            now=now,
+            actor=principal.actor,
+        )
+        case = Case(
+            id=case_id,
+            kind=data.kind.value,
+            category_code=data.category,
+            category_version=category_version,
+            channel=data.channel.value,
+            title=data.title,
+            request=data.request,
+            facts=data.facts,
+            reasons=data.reasons,
+            risk=data.risk.value,
+            latitude=data.location.latitude if data.location else None,
+            longitude=data.location.longitude if data.location else None,
+            people_involved=max(data.people_involved, sum(1 for p in data.parties if p.kind is PartyKind.PERSON)),
+            is_collective=data.is_collective,
+            **data.flags.model_dump(),
+            village_code=village_code,
+            grid_code=place.code if place.level == Level.GRID else None,
+            region_path=place.path,
+            level=level.value,
+            handling_node_code=handling_node.code,
+            handling_node_path=handling_node.path,
+            status=decision.facts.status.value,
+            lifecycle={},
+            created_by=principal.user_id,
+            captured_at=data.captured_at,
+            registered_at=now,
+            updated_at=now,
+            intake_digest=digest,
+        )
+        self._apply_facts(case, decision.facts)
+        session.add(case)
+        await session.flush()
+        for party in parties:
+            session.add(party)
+        await self._append_entries(session, case.id, decision.entries, first_seq=1)
+        await session.flush()
+        return CaseBundle(case, parties, decision.facts)
 
     def _initial_level(self, principal: Principal) -> HandlingLevel:
         # A visit received at the town or county is handled there; door-to-door capture
@@ -410,88 +413,96 @@ class CaseService:
 
     async def update(self, principal: Principal, case_id: uuid.UUID, data: CaseUpdate) -> CaseBundle:
         async with self.context.db.write() as session:
-            case = await self._load_for_change(session, principal, case_id)
-            self._check_may_edit(principal, case)
-            if case.status == Status.CLOSED.value:
-                raise ServiceError("案件已办结，不能修改", code="case.closed")
-            if data.version != case.version:
-                raise ServiceError(
-                    "案件已被他人修改，请刷新后重试",
-                    code="case.version_conflict",
-                    data={"current_version": case.version},
-                )
-            changes: dict[str, Any] = {}
-            for name in ("title", "request", "facts", "reasons"):
-                value = getattr(data, name)
-                if value is not None and value != getattr(case, name):
-                    changes[name] = value
-            if data.risk is not None and data.risk.value != case.risk:
-                changes["risk"] = data.risk.value
-            if data.category is not None and data.category != case.category_code:
-                changes["category_code"] = data.category
-                changes["category_version"] = await self._current_category_version(session, data.category)
-            if data.location is not None:
-                changes["latitude"] = data.location.latitude
-                changes["longitude"] = data.location.longitude
-            if data.people_involved is not None:
-                changes["people_involved"] = data.people_involved
-            if data.flags is not None:
-                changes.update(data.flags.model_dump())
-            changes = {key: value for key, value in changes.items() if getattr(case, key) != value}
-            if changes:
-                now = self.context.clock.now()
-                for key, value in changes.items():
-                    setattr(case, key, value)
-                case.version += 1
-                case.updated_at = now
-                session.add(case)
-                entry = TimelineEntry(
-                    kind="edit",
-                    at=now,
-                    actor_id=str(principal.user_id),
-                    actor_name=principal.display_name,
-                    reason=None,
-                    from_status=None,
-                    to_status=None,
-                    data={"fields": sorted(changes)},
-                )
-                await self._append_entries(session, case.id, (entry,))
-            return await self._bundle(session, case)
+            return await self.update_in(session, principal, case_id, data)
 
-    async def transition(self, principal: Principal, case_id: uuid.UUID, request: TransitionRequest) -> CaseBundle:
-        now = self.context.clock.now()
-        async with self.context.db.write() as session:
-            case = await self._load_for_change(session, principal, case_id)
-            if request.expected_version is not None and request.expected_version != case.version:
-                raise ServiceError(
-                    "案件已被他人修改，请刷新后重试",
-                    code="case.version_conflict",
-                    data={"current_version": case.version},
-                )
-            self._check_may_act(principal, case, request.action)
-            facts = CaseFacts.from_json(case.lifecycle)
-            number = None
-            if request.action is Action.ACCEPT and facts.number is None and facts.status in ACCEPTABLE:
-                number = await self._next_number(session, case.village_code, now)
-            decision: Decision = decide(
-                facts,
-                Command(request.action, request.reason, request.data, assigned_number=number),
-                now=now,
-                actor=principal.actor,
-                calendar=self.context.calendar,
+    async def update_in(
+        self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, data: CaseUpdate
+    ) -> CaseBundle:
+        case = await self._load_for_change(session, principal, case_id)
+        self._check_may_edit(principal, case)
+        if case.status == Status.CLOSED.value:
+            raise ServiceError("案件已办结，不能修改", code="case.closed")
+        if data.version != case.version:
+            raise ServiceError(
+                "案件已被他人修改，请刷新后重试",
+                code="case.version_conflict",
+                data={"current_version": case.version},
             )
-            if decision.facts.level is not facts.level:
-                node = await self._ancestor_at(
-                    session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level]
-                )
-                case.handling_node_code = node.code
-                case.handling_node_path = node.path
-            self._apply_facts(case, decision.facts)
+        changes: dict[str, Any] = {}
+        for name in ("title", "request", "facts", "reasons"):
+            value = getattr(data, name)
+            if value is not None and value != getattr(case, name):
+                changes[name] = value
+        if data.risk is not None and data.risk.value != case.risk:
+            changes["risk"] = data.risk.value
+        if data.category is not None and data.category != case.category_code:
+            changes["category_code"] = data.category
+            changes["category_version"] = await self._current_category_version(session, data.category)
+        if data.location is not None:
+            changes["latitude"] = data.location.latitude
+            changes["longitude"] = data.location.longitude
+        if data.people_involved is not None:
+            changes["people_involved"] = data.people_involved
+        if data.flags is not None:
+            changes.update(data.flags.model_dump())
+        changes = {key: value for key, value in changes.items() if getattr(case, key) != value}
+        if changes:
+            now = self.context.clock.now()
+            for key, value in changes.items():
+                setattr(case, key, value)
             case.version += 1
             case.updated_at = now
             session.add(case)
-            await self._append_entries(session, case.id, decision.entries)
-            return await self._bundle(session, case)
+            entry = TimelineEntry(
+                kind="edit",
+                at=now,
+                actor_id=str(principal.user_id),
+                actor_name=principal.display_name,
+                reason=None,
+                from_status=None,
+                to_status=None,
+                data={"fields": sorted(changes)},
+            )
+            await self._append_entries(session, case.id, (entry,))
+        return await self._bundle(session, case)
+
+    async def transition(self, principal: Principal, case_id: uuid.UUID, request: TransitionRequest) -> CaseBundle:
+        async with self.context.db.write() as session:
+            return await self.transition_in(session, principal, case_id, request)
+
+    async def transition_in(
+        self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, request: TransitionRequest
+    ) -> CaseBundle:
+        now = self.context.clock.now()
+        case = await self._load_for_change(session, principal, case_id)
+        if request.expected_version is not None and request.expected_version != case.version:
+            raise ServiceError(
+                "案件已被他人修改，请刷新后重试",
+                code="case.version_conflict",
+                data={"current_version": case.version},
+            )
+        self._check_may_act(principal, case, request.action)
+        facts = CaseFacts.from_json(case.lifecycle)
+        number = None
+        if request.action is Action.ACCEPT and facts.number is None and facts.status in ACCEPTABLE:
+            number = await self._next_number(session, case.village_code, now)
+        decision: Decision = decide(
+            facts,
+            Command(request.action, request.reason, request.data, assigned_number=number),
+            now=now,
+            actor=principal.actor,
+            calendar=self.context.calendar,
+        )
+        if decision.facts.level is not facts.level:
+            node = await self._ancestor_at(session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level])
+            case.handling_node_code = node.code
+            case.handling_node_path = node.path
+        self._apply_facts(case, decision.facts)
+        case.version += 1
+        case.updated_at = now
+        session.add(case)
+        await self._append_entries(session, case.id, decision.entries)
+        return await self._bundle(session, case)
 
     async def _next_number(self, session: AsyncSession, village_code: str, now: datetime) -> str:
         """Draw the next serial of the village and year inside the caller's transaction.
