@@ -23,11 +23,13 @@ from server.api.deps import (
     provide_users,
 )
 from server.api.directory import CategoryController, RegionController, UserController
+from server.api.sync import DeviceController, SyncController
 from server.api.system import CalendarController, HealthController
 from server.clock import Clock, SystemClock
 from server.crypto import FieldCipher
 from server.db import Database, create_engine
 from server.errors import EXCEPTION_HANDLERS
+from server.gzip_request import GzipRequestMiddleware
 from server.services.context import ServiceContext
 from server.settings import Settings
 
@@ -72,6 +74,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             UserController,
             CategoryController,
             CaseController,
+            DeviceController,
+            SyncController,
         ],
         dependencies={
             "principal": Provide(provide_principal),
@@ -86,6 +90,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         state=State({"context": context} if context is not None else {}),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[GzipRequestMiddleware],
         plugins=[PydanticPlugin(prefer_alias=False)],
         compression_config=CompressionConfig(backend="gzip", minimum_size=500),
         openapi_config=OpenAPIConfig(

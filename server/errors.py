@@ -48,6 +48,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "case.performance_unconfirmed": 409,
     "case.closed": 409,
     "user.username_taken": 409,
+    "sync.gap": 409,
+    "sync.device_unknown": 401,
+    "sync.device_revoked": 401,
+    "sync.device_mismatch": 403,
+    "sync.device_taken": 409,
+    "sync.client_outdated": 426,
     "request.method_not_allowed": 405,
     "internal": 500,
 }
@@ -59,12 +65,14 @@ TITLES_ZH: dict[int, str] = {
     404: "未找到",
     405: "不支持的请求方法",
     409: "与当前状态冲突",
+    413: "请求内容过大",
     422: "内容不符合规则",
+    426: "需要更新应用",
     500: "服务器内部错误",
 }
 
 
-def problem(status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None) -> Response[dict[str, Any]]:
+def problem_body(status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"urn:fengqiao:problem:{code}",
         "title": TITLES_ZH.get(status, "错误"),
@@ -77,6 +85,11 @@ def problem(status: int, code: str, detail: str, extra: Mapping[str, Any] | None
         # transition's case "status" would replace the HTTP status); such a member is
         # kept under its code's prefix, e.g. "case_status".
         body[f"{code.split('.')[0]}_{key}" if key in body else key] = value
+    return body
+
+
+def problem(status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None) -> Response[dict[str, Any]]:
+    body = problem_body(status, code, detail, extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 

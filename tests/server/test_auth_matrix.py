@@ -136,6 +136,7 @@ class Call:
     shown: str | None = None  # must be in a successful answer
     secret: str | None = None  # must never be in the answer (out-of-scope content)
     reveals: bool = False  # the one kind of answer that may carry identity in clear
+    headers: dict[str, str] | None = None  # instead of the caller's login (device tokens)
 
 
 @dataclass
@@ -303,6 +304,40 @@ async def get_case(env: Env, caller: str, scope: str) -> Call:
     return Call("GET", f"/cases/{case_id}", **({"shown": title} if scope == "in" else {"secret": title}))
 
 
+async def enroll_device(env: Env, owner: str) -> tuple[str, str]:
+    """A device of ``owner``, enrolled with their own login: its id and device token."""
+    device_id = str(uuid.uuid4())
+    response = await env.client.post("/devices", json={"device_id": device_id}, headers=env.world.auth(owner))
+    assert response.status_code == 201, response.text
+    return device_id, response.json()["device_token"]
+
+
+async def enroll(env: Env, caller: str, scope: str) -> Call:
+    return Call("POST", "/devices", json={"device_id": str(uuid.uuid4()), "name": "矩阵手机"})
+
+
+async def revoke_device(env: Env, caller: str, scope: str) -> Call:
+    owner = caller if scope == "in" or caller == ANONYMOUS else env.user(caller, scope)
+    device_id, _ = await enroll_device(env, owner if owner != ANONYMOUS else "grid_worker")
+    return Call("POST", f"/devices/{device_id}/revoke")
+
+
+async def sync_as_device(env: Env, caller: str, scope: str) -> Call:
+    body = {"protocol": 1, "app_version": "test", "device_id": str(uuid.uuid4()), "outbox": []}
+    if caller == ANONYMOUS:
+        return Call("POST", "/sync", json=body)
+    device_id, token = await enroll_device(env, caller)
+    # Out of scope here means another device's id under this device's token.
+    body["device_id"] = device_id if scope == "in" else str(uuid.uuid4())
+    return Call("POST", "/sync", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def device_sync(caller: str, scope: str) -> Outcome:
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    return Outcome(200) if scope == "in" else Outcome(403, "sync.device_mismatch")
+
+
 CASE = "/api/v1/cases/{case_id:uuid}"
 ENDPOINTS: list[Endpoint] = [
     # auth and system
@@ -372,6 +407,11 @@ ENDPOINTS: list[Endpoint] = [
         scope_first(IDENTITY_READERS, 200),
     ),
     Endpoint("GET", CASE + "/identity-accesses", on_case("GET", "/identity-accesses"), role_first(AUDITORS, 200)),
+    # devices and sync
+    Endpoint("POST", "/api/v1/devices", enroll, signed_in(201), scoped=False),
+    Endpoint("GET", "/api/v1/devices", fixed("GET", "/devices"), signed_in(200), scoped=False),
+    Endpoint("POST", "/api/v1/devices/{device_id:uuid}/revoke", revoke_device, scope_first(EVERYONE, 200)),
+    Endpoint("POST", "/api/v1/sync", sync_as_device, device_sync),
 ]
 
 
@@ -421,7 +461,7 @@ async def test_should_answer_each_role_in_and_out_of_scope_as_the_matrix_says(cl
     for caller in CALLERS:
         for scope in SCOPES if endpoint.scoped else ("in",):
             call = await endpoint.build(env, caller, scope)
-            headers = world.auth(caller) if caller != ANONYMOUS else {}
+            headers = call.headers or (world.auth(caller) if caller != ANONYMOUS else {})
             response = await client.request(call.method, call.path, json=call.json, params=call.params, headers=headers)
             want = endpoint.expect(caller, scope)
             mismatches += [f"{caller:>17} {scope:<3} {problem}" for problem in _mismatches(call, response, want)]

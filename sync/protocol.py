@@ -1,0 +1,109 @@
+"""The sync protocol's messages and the rules that need no database.
+
+A device numbers its mutations 1, 2, 3, …; the server applies each exactly once and
+answers every one. See docs/sync-protocol.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PROTOCOL_VERSION = 1
+# Clients older than this are told to update; their outbox is left untouched.
+MIN_PROTOCOL_VERSION = 1
+MAX_OUTBOX = 500
+
+
+class MutationType(StrEnum):
+    CREATE_CASE = "create_case"
+    EDIT_CASE = "edit_case"
+    # Status changes and timeline entries (visits, mediation sessions, notes) alike.
+    TRANSITION = "transition"
+
+
+class ResultStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+
+class Mutation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=1, description="设备内从 1 开始连续编号")
+    id: uuid.UUID = Field(description="设备生成的变更 ID（UUIDv7）")
+    type: MutationType
+    case_id: uuid.UUID
+    base_version: int | None = Field(default=None, ge=1, description="修改所依据的案件版本")
+    data: dict[str, Any] = Field(default_factory=dict)
+    device_time: datetime | None = Field(default=None, description="设备时钟（仅作记录）")
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    protocol: int = Field(ge=1)
+    app_version: str = Field(min_length=1, max_length=40)
+    device_id: uuid.UUID
+    outbox: list[Mutation] = Field(default_factory=list, max_length=MAX_OUTBOX)
+
+    @model_validator(mode="after")
+    def numbered_in_order(self) -> SyncRequest:
+        seqs = [mutation.seq for mutation in self.outbox]
+        if any(later != earlier + 1 for earlier, later in pairwise(seqs)):
+            raise ValueError("outbox 中的 seq 须连续递增")
+        return self
+
+
+class MutationResult(BaseModel):
+    seq: int
+    id: uuid.UUID
+    status: ResultStatus
+    code: str | None = None
+    message: str | None = None
+    # For a duplicate: what the first delivery came to.
+    original_status: ResultStatus | None = None
+    case_version: int | None = None
+
+
+class SyncResponse(BaseModel):
+    protocol: int = PROTOCOL_VERSION
+    last_seq: int
+    results: list[MutationResult]
+    server_time: datetime
+
+
+def mutation_digest(mutation: Mutation) -> str:
+    """Content identity of a mutation: the same seq with another digest is not a replay."""
+    canonical = mutation.model_dump(mode="json", exclude={"device_time"})
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OutboxPlan:
+    replays: list[Mutation]
+    new: list[Mutation]
+    gap_expected: int | None  # set when the first new mutation does not follow last_seq
+
+
+def plan_outbox(last_seq: int, outbox: list[Mutation]) -> OutboxPlan:
+    """Split an outbox into replays (already received) and new mutations.
+
+    The outbox is numbered consecutively (checked on parse); the first new mutation must be
+    ``last_seq + 1`` or the request is refused as a gap, before anything is applied.
+    """
+    replays = [mutation for mutation in outbox if mutation.seq <= last_seq]
+    new = [mutation for mutation in outbox if mutation.seq > last_seq]
+    gap = last_seq + 1 if new and new[0].seq != last_seq + 1 else None
+    return OutboxPlan(replays, new, gap)

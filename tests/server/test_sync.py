@@ -1,0 +1,221 @@
+import gzip
+import json
+import uuid
+
+from sqlmodel import func, select
+
+from grid.cases import CaseEvent
+from sync.tables import Device, SyncMutation
+from tests.factories import case_payload
+
+
+async def enroll(client, world, who: str) -> tuple[str, dict[str, str]]:
+    device_id = str(uuid.uuid4())
+    answer = await client.post("/devices", json={"device_id": device_id, "name": "测试手机"}, headers=world.auth(who))
+    assert answer.status_code == 201, answer.text
+    return device_id, {"Authorization": f"Bearer {answer.json()['device_token']}"}
+
+
+def body(device_id: str, outbox: list[dict], protocol: int = 1) -> dict:
+    return {"protocol": protocol, "app_version": "0.1.0", "device_id": device_id, "outbox": outbox}
+
+
+def create(seq: int, case_id: str, place: str, **overrides) -> dict:
+    data = case_payload(place, **overrides)
+    data.pop("id")
+    return {"seq": seq, "id": str(uuid.uuid4()), "type": "create_case", "case_id": case_id, "data": data}
+
+
+def transition(seq: int, case_id: str, action: str, reason: str | None = None, **data) -> dict:
+    return {
+        "seq": seq,
+        "id": str(uuid.uuid4()),
+        "type": "transition",
+        "case_id": case_id,
+        "data": {"action": action, "reason": reason, "data": data},
+    }
+
+
+async def timeline_length(db, case_id: str) -> int:
+    async with db.read() as session:
+        return (await session.exec(select(func.count()).where(CaseEvent.case_id == uuid.UUID(case_id)))).one()
+
+
+async def test_should_apply_a_whole_outbox_in_one_request_and_answer_every_mutation(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    outbox = [
+        create(1, case_id, world.grid_a),
+        transition(2, case_id, "record_visit", summary="再次上门了解情况"),
+        transition(3, case_id, "add_note", text="对方外出务工，下周再访"),
+    ]
+    answer = await client.post("/sync", json=body(device_id, outbox), headers=auth)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["last_seq"] == 3
+    assert [(r["seq"], r["status"]) for r in result["results"]] == [(1, "applied"), (2, "applied"), (3, "applied")]
+    assert await timeline_length(db, case_id) == 3
+    case = await client.get(f"/cases/{case_id}", headers=world.auth("leader"))
+    assert case.json()["created_by"] == str(world.principals["grid_worker"].user_id)
+
+
+async def test_should_acknowledge_a_replayed_request_without_applying_it_again(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    outbox = [create(1, case_id, world.grid_a), transition(2, case_id, "record_visit", summary="走访")]
+    first = await client.post("/sync", json=body(device_id, outbox), headers=auth)
+    # The answer was lost on the way back: the phone sends the same outbox again.
+    again = await client.post("/sync", json=body(device_id, outbox), headers=auth)
+    assert again.status_code == 200
+    assert [(r["status"], r["original_status"]) for r in again.json()["results"]] == [
+        ("duplicate", "applied"),
+        ("duplicate", "applied"),
+    ]
+    assert first.json()["last_seq"] == again.json()["last_seq"] == 2
+    assert await timeline_length(db, case_id) == 2
+
+
+async def test_should_not_let_a_rejected_mutation_block_the_ones_behind_it(client, world, db):
+    device_id, auth = await enroll(client, world, "leader")
+    case_id = str(uuid.uuid4())
+    outbox = [
+        create(1, case_id, world.grid_a),
+        transition(2, case_id, "start_handling"),  # written handling belongs to the town
+        transition(3, case_id, "close"),  # not allowed in this status
+        transition(4, case_id, "record_visit", summary="继续走访"),
+    ]
+    result = (await client.post("/sync", json=body(device_id, outbox), headers=auth)).json()
+    assert [(r["status"], r["code"]) for r in result["results"]] == [
+        ("applied", None),
+        ("rejected", "auth.forbidden"),
+        ("rejected", "case.invalid_transition"),
+        ("applied", None),
+    ]
+    assert result["results"][2]["message"]  # a reason the worker can read
+    assert result["last_seq"] == 4
+    async with db.read() as session:
+        kept = (await session.exec(select(SyncMutation).where(SyncMutation.status == "rejected"))).all()
+    assert {(row.seq, row.code) for row in kept} == {(2, "auth.forbidden"), (3, "case.invalid_transition")}
+    assert all(row.payload["data"]["action"] in ("start_handling", "close") for row in kept)
+
+
+async def test_should_refuse_a_gap_and_apply_nothing(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    answer = await client.post("/sync", json=body(device_id, [create(2, case_id, world.grid_a)]), headers=auth)
+    assert answer.status_code == 409
+    problem = answer.json()
+    assert (problem["code"], problem["expected_seq"]) == ("sync.gap", 1)
+    missing = await client.get(f"/cases/{case_id}", headers=world.auth("leader"))
+    assert missing.status_code == 404
+
+
+async def test_should_reject_a_sequence_number_reused_for_other_content(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)
+    forged = create(1, case_id, world.grid_a, title="改过的标题")
+    result = (await client.post("/sync", json=body(device_id, [forged]), headers=auth)).json()
+    assert [(r["status"], r["code"]) for r in result["results"]] == [("rejected", "sync.seq_reused")]
+
+
+async def test_should_quarantine_a_case_pushed_into_another_users_area(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    result = (await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_b)]), headers=auth)).json()
+    assert [(r["status"], r["code"]) for r in result["results"]] == [("rejected", "auth.out_of_scope")]
+    assert (await client.get(f"/cases/{case_id}", headers=world.auth("county"))).status_code == 404
+    async with db.read() as session:
+        row = (await session.exec(select(SyncMutation).where(SyncMutation.case_id == uuid.UUID(case_id)))).one()
+    assert (row.status, row.payload["data"]["grid_code"]) == ("rejected", world.grid_b)
+
+
+async def test_should_refuse_a_mutation_replayed_from_another_device(client, world):
+    first_id, first_auth = await enroll(client, world, "grid_worker")
+    second_id, second_auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    mutation = create(1, case_id, world.grid_a)
+    await client.post("/sync", json=body(first_id, [mutation]), headers=first_auth)
+    result = (await client.post("/sync", json=body(second_id, [mutation]), headers=second_auth)).json()
+    assert [(r["status"], r["code"]) for r in result["results"]] == [("rejected", "sync.mutation_replayed")]
+
+
+async def test_should_refuse_a_device_id_that_does_not_match_the_token(client, world):
+    _, auth = await enroll(client, world, "grid_worker")
+    other_id, _ = await enroll(client, world, "grid_worker")
+    answer = await client.post("/sync", json=body(other_id, []), headers=auth)
+    assert (answer.status_code, answer.json()["code"]) == (403, "sync.device_mismatch")
+
+
+async def test_a_revoked_device_is_told_to_stop_and_its_leader_may_revoke_it(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    assert (await client.post("/sync", json=body(device_id, []), headers=auth)).status_code == 200
+    outsider = await client.post(f"/devices/{device_id}/revoke", headers=world.auth("leader_b"))
+    assert outsider.status_code == 404
+    revoked = await client.post(f"/devices/{device_id}/revoke", headers=world.auth("leader"))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    answer = await client.post("/sync", json=body(device_id, []), headers=auth)
+    assert answer.status_code == 401
+    assert (answer.json()["code"], answer.json()["action"]) == ("sync.device_revoked", "stop")
+    again = await client.post("/devices", json={"device_id": device_id}, headers=world.auth("grid_worker"))
+    assert again.json()["code"] == "sync.device_revoked"
+
+
+async def test_should_tell_an_outdated_client_to_update_and_apply_nothing(client, world, db):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    answer = await client.post(
+        "/sync", json=body(device_id, [create(1, case_id, world.grid_a)], protocol=0), headers=auth
+    )
+    assert answer.status_code == 422  # protocol 0 does not exist; the schema refuses it
+    async with db.read() as session:
+        device = await session.get(Device, uuid.UUID(device_id))
+    assert device.last_seq == 0
+
+
+async def test_should_accept_a_gzip_body_and_answer_in_gzip(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    outbox = [create(seq, str(uuid.uuid4()), world.grid_a) for seq in range(1, 11)]
+    raw = json.dumps(body(device_id, outbox), ensure_ascii=False).encode()
+    packed = gzip.compress(raw)
+    answer = await client.post(
+        "/sync",
+        content=packed,
+        headers={**auth, "Content-Type": "application/json", "Content-Encoding": "gzip", "Accept-Encoding": "gzip"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-encoding"] == "gzip"
+    assert [r["status"] for r in answer.json()["results"]] == ["applied"] * 10
+    assert len(packed) < len(raw) / 3
+
+
+async def test_should_refuse_a_body_that_claims_gzip_but_is_not(client, world):
+    _, auth = await enroll(client, world, "grid_worker")
+    answer = await client.post(
+        "/sync", content=b"not gzip", headers={**auth, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, "request.bad_encoding")
+
+
+async def test_a_stale_edit_is_a_conflict_and_changes_nothing(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)
+    newer = await client.patch(
+        f"/cases/{case_id}", json={"version": 1, "facts": "村干部更正"}, headers=world.auth("leader")
+    )
+    assert newer.status_code == 200
+    stale = {
+        "seq": 2,
+        "id": str(uuid.uuid4()),
+        "type": "edit_case",
+        "case_id": case_id,
+        "base_version": 1,
+        "data": {"facts": "网格员离线时写的"},
+    }
+    result = (await client.post("/sync", json=body(device_id, [stale]), headers=auth)).json()
+    assert [(r["status"], r["code"], r["case_version"]) for r in result["results"]] == [
+        ("conflict", "sync.stale_edit", 2)
+    ]
+    case = await client.get(f"/cases/{case_id}", headers=world.auth("leader"))
+    assert case.json()["facts"] == "村干部更正"
