@@ -161,16 +161,21 @@ async def test_a_revoked_device_is_told_to_stop_and_its_leader_may_revoke_it(cli
     assert again.json()["code"] == "sync.device_revoked"
 
 
-async def test_should_tell_an_outdated_client_to_update_and_apply_nothing(client, world, db):
+async def test_should_tell_an_outdated_client_to_update_and_apply_nothing(client, world, db, monkeypatch):
+    # A later server that no longer speaks protocol 1.
+    monkeypatch.setattr("server.services.sync.MIN_PROTOCOL_VERSION", 2)
     device_id, auth = await enroll(client, world, "grid_worker")
     case_id = str(uuid.uuid4())
-    answer = await client.post(
-        "/sync", json=body(device_id, [create(1, case_id, world.grid_a)], protocol=0), headers=auth
+    answer = await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)
+    assert (answer.status_code, answer.json()["code"], answer.json()["min_protocol"]) == (
+        426,
+        "sync.client_outdated",
+        2,
     )
-    assert answer.status_code == 422  # protocol 0 does not exist; the schema refuses it
     async with db.read() as session:
         device = await session.get(Device, uuid.UUID(device_id))
     assert device.last_seq == 0
+    assert (await client.get(f"/cases/{case_id}", headers=world.auth("leader"))).status_code == 404
 
 
 async def test_should_accept_a_gzip_body_and_answer_in_gzip(client, world):
