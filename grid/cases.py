@@ -139,6 +139,8 @@ class Case(SQLModel, table=True):
     registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     version: int = 1
+    # Position in the change feed devices pull from (commit order; see server/services/changes.py).
+    change_seq: int = Field(default=0, index=True)
     # SHA-256 of the intake as first submitted: the same id with the same content is a
     # harmless retry, the same id with other content is a conflict.
     intake_digest: str = Field(max_length=64)
@@ -188,6 +190,7 @@ class CaseEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=32)
     to_status: str | None = Field(default=None, max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    change_seq: int = Field(default=0, index=True)
 
 
 class IdentityAccess(SQLModel, table=True):

@@ -21,6 +21,8 @@ PROTOCOL_VERSION = 1
 # Clients older than this are told to update; their outbox is left untouched.
 MIN_PROTOCOL_VERSION = 1
 MAX_OUTBOX = 500
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
 
 
 class MutationType(StrEnum):
@@ -56,6 +58,8 @@ class SyncRequest(BaseModel):
     app_version: str = Field(min_length=1, max_length=40)
     device_id: uuid.UUID
     outbox: list[Mutation] = Field(default_factory=list, max_length=MAX_OUTBOX)
+    cursor: str | None = Field(default=None, max_length=100, description="上次同步返回的 cursor；首次为空")
+    page_size: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
 
     @model_validator(mode="after")
     def numbered_in_order(self) -> SyncRequest:
@@ -76,11 +80,42 @@ class MutationResult(BaseModel):
     case_version: int | None = None
 
 
+class ScopeDigest(BaseModel):
+    """What the device should hold: compare with the ids it has to find drift."""
+
+    count: int
+    digest: str = Field(description="SHA-256 of the sorted case ids (hex, no dashes) joined by newlines")
+
+
 class SyncResponse(BaseModel):
     protocol: int = PROTOCOL_VERSION
     last_seq: int
     results: list[MutationResult]
+    changes: list[dict[str, Any]] = Field(description="变更后的案件快照（身份信息脱敏）")
+    cursor: str
+    more: bool = Field(description="还有下一页：保存本页后用新 cursor 再次请求")
+    scope: ScopeDigest | None = Field(default=None, description="最后一页时给出，用于核对")
     server_time: datetime
+
+
+def scope_digest(case_ids: list[uuid.UUID]) -> ScopeDigest:
+    text = "\n".join(sorted(case_id.hex for case_id in case_ids))
+    return ScopeDigest(count=len(case_ids), digest=hashlib.sha256(text.encode()).hexdigest())
+
+
+def encode_cursor(change_seq: int, case_id: uuid.UUID | None) -> str:
+    return f"{change_seq}.{case_id.hex if case_id else ''}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, uuid.UUID | None]:
+    """Raises ValueError for a cursor this server did not issue."""
+    if not cursor:
+        return 0, None
+    seq_text, _, id_text = cursor.partition(".")
+    change_seq = int(seq_text)
+    if change_seq < 0:
+        raise ValueError("negative change sequence")
+    return change_seq, uuid.UUID(hex=id_text) if id_text else None
 
 
 def mutation_digest(mutation: Mutation) -> str:

@@ -51,3 +51,14 @@ class SyncMutation(SQLModel, table=True):
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     device_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ChangeClock(SQLModel, table=True):
+    """One counter whose row lock orders the change feed: every transaction that changes
+    cases takes the next value, and holds the row until it commits, so a higher value
+    never becomes visible before a lower one."""
+
+    __tablename__ = "sync_change_clock"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = 0

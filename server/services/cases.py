@@ -49,6 +49,7 @@ from grid.storage_types import UTCDateTime
 from server.errors import ServiceError
 from server.principal import Principal
 from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
+from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
 from server.services.regions import in_subtree
@@ -122,7 +123,7 @@ class CaseService:
 
     # ------------------------------------------------------------ scope
 
-    def _scope_clause(self, principal: Principal):
+    def scope_clause(self, principal: Principal):
         return or_(
             in_subtree(col(Case.region_path), principal.node_path),
             col(Case.created_by) == principal.user_id,
@@ -250,7 +251,7 @@ class CaseService:
         await session.flush()
         for party in parties:
             session.add(party)
-        await self._append_entries(session, case.id, decision.entries, first_seq=1)
+        await self._append_entries(session, case, decision.entries, first_seq=1)
         await session.flush()
         return CaseBundle(case, parties, decision.facts)
 
@@ -352,7 +353,7 @@ class CaseService:
         self, session: AsyncSession, principal: Principal, filters: CaseFilters, *, cursor: str | None = None
     ):
         """The ordered query behind a case list, without its limit (the benchmark times it too)."""
-        statement = select(Case).where(self._scope_clause(principal))
+        statement = select(Case).where(self.scope_clause(principal))
         if filters.status:
             statement = statement.where(col(Case.status).in_(filters.status))
         if filters.kind:
@@ -463,7 +464,7 @@ class CaseService:
                 to_status=None,
                 data={"fields": sorted(changes)},
             )
-            await self._append_entries(session, case.id, (entry,))
+            await self._append_entries(session, case, (entry,))
         return await self._bundle(session, case)
 
     async def transition(self, principal: Principal, case_id: uuid.UUID, request: TransitionRequest) -> CaseBundle:
@@ -501,7 +502,7 @@ class CaseService:
         case.version += 1
         case.updated_at = now
         session.add(case)
-        await self._append_entries(session, case.id, decision.entries)
+        await self._append_entries(session, case, decision.entries)
         return await self._bundle(session, case)
 
     async def _next_number(self, session: AsyncSession, village_code: str, now: datetime) -> str:
@@ -533,8 +534,14 @@ class CaseService:
         stamp_next_deadline(case, facts, self.context.calendar)
 
     async def _append_entries(
-        self, session: AsyncSession, case_id: uuid.UUID, entries, *, first_seq: int | None = None
+        self, session: AsyncSession, case: Case, entries, *, first_seq: int | None = None
     ) -> None:
+        """Append timeline entries and put the case and them in this transaction's place
+        of the change feed (every change of a case comes with an entry)."""
+        case_id = case.id
+        change_seq = await transaction_change_seq(session)
+        case.change_seq = change_seq
+        session.add(case)
         if first_seq is None:
             last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
             first_seq = (last or 0) + 1
@@ -552,6 +559,7 @@ class CaseService:
                     from_status=entry.from_status.value if entry.from_status else None,
                     to_status=entry.to_status.value if entry.to_status else None,
                     data=entry.data,
+                    change_seq=change_seq,
                 )
             )
 

@@ -9,16 +9,22 @@ with the changes they caused.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections import defaultdict
+from typing import Any
 
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlalchemy import literal, tuple_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from grid.cases import Case
-from grid.errors import DomainError, InvalidInput
+from grid.cases import Case, CaseEvent, Party
+from grid.errors import DomainError, InvalidInput, Issue
+from grid.lifecycle import CaseFacts, next_duty_clock
 from server.errors import ServiceError
 from server.schemas.cases import CaseCreate, CaseUpdate, TransitionRequest
 from server.services.cases import CaseService
+from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.devices import DeviceCaller
 from sync.protocol import (
@@ -29,8 +35,11 @@ from sync.protocol import (
     ResultStatus,
     SyncRequest,
     SyncResponse,
+    decode_cursor,
+    encode_cursor,
     mutation_digest,
     plan_outbox,
+    scope_digest,
 )
 from sync.tables import Device, SyncMutation
 
@@ -62,14 +71,70 @@ class SyncService:
                     code="sync.gap",
                     data={"expected_seq": plan.gap_expected, "last_seq": device.last_seq},
                 )
+            try:
+                after = decode_cursor(request.cursor)
+            except ValueError:
+                raise InvalidInput([Issue("cursor", "cursor.invalid", "同步游标无效，请清空后重新同步")]) from None
             results = [await self._replay(session, device, mutation) for mutation in plan.replays]
+            if plan.new:
+                # Drawn before the savepoints: a rolled-back savepoint must not hand it back.
+                await transaction_change_seq(session)
             for mutation in plan.new:
                 results.append(await self._apply(session, caller, device, mutation, now))
                 device.last_seq = mutation.seq
             device.last_seen_at = now
             device.app_version = request.app_version
             session.add(device)
-            return SyncResponse(last_seq=device.last_seq, results=results, server_time=now)
+            await session.flush()
+            changes, cursor, more = await self._pull(session, caller, after, request.page_size)
+            scope = None if more else scope_digest(await self._scope_ids(session, caller))
+            return SyncResponse(
+                last_seq=device.last_seq,
+                results=results,
+                changes=changes,
+                cursor=cursor,
+                more=more,
+                scope=scope,
+                server_time=now,
+            )
+
+    async def _pull(
+        self, session: AsyncSession, caller: DeviceCaller, after: tuple[int, uuid.UUID | None], page_size: int
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """Cases in the device's scope changed since the cursor, in change order."""
+        change_seq, last_id = after
+        position = tuple_(col(Case.change_seq), col(Case.id))
+        statement = select(Case).where(self.cases.scope_clause(caller.principal))
+        if last_id is None:
+            statement = statement.where(col(Case.change_seq) > change_seq)
+        else:
+            statement = statement.where(
+                position > tuple_(literal(change_seq), literal(last_id, Case.__table__.c.id.type))
+            )
+        rows = list((await session.exec(statement.order_by(*position.clauses).limit(page_size + 1))).all())
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        if not rows:
+            return [], encode_cursor(change_seq, last_id), False
+        ids = [row.id for row in rows]
+        parties = (
+            await session.exec(select(Party).where(col(Party.case_id).in_(ids)).order_by(col(Party.ordinal)))
+        ).all()
+        events = (
+            await session.exec(select(CaseEvent).where(col(CaseEvent.case_id).in_(ids)).order_by(col(CaseEvent.seq)))
+        ).all()
+        parties_of: dict[uuid.UUID, list[Party]] = defaultdict(list)
+        for party in parties:
+            parties_of[party.case_id].append(party)
+        events_of: dict[uuid.UUID, list[CaseEvent]] = defaultdict(list)
+        for event in events:
+            events_of[event.case_id].append(event)
+        changes = [case_snapshot(row, parties_of[row.id], events_of[row.id], self.context) for row in rows]
+        return changes, encode_cursor(rows[-1].change_seq, rows[-1].id), more
+
+    async def _scope_ids(self, session: AsyncSession, caller: DeviceCaller) -> list[uuid.UUID]:
+        result = await session.exec(select(Case.id).where(self.cases.scope_clause(caller.principal)))
+        return list(result.all())
 
     async def _replay(self, session: AsyncSession, device: Device, mutation: Mutation) -> MutationResult:
         """A mutation already received: answered from the record, never applied again."""
@@ -161,6 +226,73 @@ class _Conflict(Exception):
         super().__init__(message)
         self.message = message
         self.current_version = current_version
+
+
+def case_snapshot(case: Case, parties: list[Party], events: list[CaseEvent], context: ServiceContext) -> dict[str, Any]:
+    """What a device stores of a case: compact, identity masked, the whole timeline.
+
+    Keys are short where they repeat in every snapshot; docs/sync-protocol.md lists them.
+    """
+    facts = CaseFacts.from_json(case.lifecycle)
+    duty = next_duty_clock(facts, context.calendar)
+    return {
+        "id": str(case.id),
+        "v": case.version,
+        "no": case.number,
+        "st": case.status,
+        "lv": case.level,
+        "kind": case.kind,
+        "cat": case.category_code,
+        "ch": case.channel,
+        "title": case.title,
+        "req": case.request,
+        "facts": case.facts,
+        "why": case.reasons,
+        "risk": case.risk,
+        "loc": [case.latitude, case.longitude] if case.latitude is not None else None,
+        "vil": case.village_code,
+        "grid": case.grid_code,
+        "node": case.handling_node_code,
+        "by": str(case.created_by),
+        "at": case.registered_at.isoformat(),
+        "due": None
+        if duty is None
+        else {
+            "k": duty.kind.value,
+            "from": duty.started_at.isoformat(),
+            "last": duty.due.last_day.isoformat(),
+            "end": duty.due.ends_at.isoformat(),
+            "prov": duty.due.provisional,
+        },
+        "parties": [
+            {
+                "id": str(party.id),
+                "k": party.kind,
+                "r": party.role,
+                "n": party.name,
+                "idn": party.id_number_masked,
+                "tel": party.phone_masked,
+                "addr": party.address_masked,
+                "rep": party.is_representative,
+                "sig": party.is_signer,
+            }
+            for party in parties
+        ],
+        "tl": [
+            {
+                "id": str(event.id),
+                "s": event.seq,
+                "k": event.kind,
+                "at": event.at.isoformat(),
+                "who": event.actor_name,
+                "why": event.reason,
+                "from": event.from_status,
+                "to": event.to_status,
+                "d": event.data,
+            }
+            for event in events
+        ],
+    }
 
 
 def _rejection_code(error: DomainError) -> str:

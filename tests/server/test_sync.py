@@ -224,3 +224,111 @@ async def test_a_stale_edit_is_a_conflict_and_changes_nothing(client, world):
     ]
     case = await client.get(f"/cases/{case_id}", headers=world.auth("leader"))
     assert case.json()["facts"] == "村干部更正"
+
+
+async def pull_all(client, device_id: str, auth: dict, cursor: str | None = None, page_size: int = 100):
+    """Sync with an empty outbox until the last page: every snapshot, the final answer."""
+    snapshots: list[dict] = []
+    while True:
+        answer = await client.post(
+            "/sync", json={**body(device_id, []), "cursor": cursor, "page_size": page_size}, headers=auth
+        )
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        snapshots += result["changes"]
+        cursor = result["cursor"]
+        if not result["more"]:
+            return snapshots, result
+
+
+def digest_of(ids: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(uuid.UUID(i).hex for i in ids)).encode()).hexdigest()
+
+
+async def test_the_same_request_pushes_and_pulls_and_the_next_sync_brings_nothing_new(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    first = (await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)).json()
+    [snapshot] = first["changes"]
+    assert (snapshot["id"], snapshot["v"], snapshot["st"]) == (case_id, 1, "registered")
+    assert [entry["k"] for entry in snapshot["tl"]] == ["register"]
+    assert snapshot["parties"][0]["idn"].count("*") == 8
+    assert first["more"] is False
+    assert first["scope"] == {"count": 1, "digest": digest_of([case_id])}
+    again = (await client.post("/sync", json={**body(device_id, []), "cursor": first["cursor"]}, headers=auth)).json()
+    assert again["changes"] == [] and again["cursor"] == first["cursor"]
+
+
+async def test_a_device_pulls_its_scope_in_pages_without_gaps_or_repeats(client, world):
+    created = []
+    for _ in range(7):
+        answer = await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+        created.append(answer.json()["id"])
+    elsewhere = await client.post("/cases", json=case_payload(world.grid_b), headers=world.auth("leader_b"))
+    device_id, auth = await enroll(client, world, "grid_worker")
+    snapshots, last = await pull_all(client, device_id, auth, page_size=3)
+    ids = [snapshot["id"] for snapshot in snapshots]
+    assert sorted(ids) == sorted(created)
+    assert elsewhere.json()["id"] not in ids
+    assert last["scope"] == {"count": 7, "digest": digest_of(created)}
+
+
+async def test_a_change_made_on_the_server_reaches_the_device_on_its_next_sync(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    case_id = str(uuid.uuid4())
+    first = (await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)).json()
+    accepted = await client.post(
+        f"/cases/{case_id}/transitions", json={"action": "accept"}, headers=world.auth("leader")
+    )
+    assert accepted.status_code == 200
+    snapshots, _ = await pull_all(client, device_id, auth, cursor=first["cursor"])
+    [snapshot] = snapshots
+    assert (snapshot["st"], snapshot["v"]) == ("accepted", 2)
+    assert snapshot["no"].startswith(world.village_a)
+    assert [entry["k"] for entry in snapshot["tl"]] == ["register", "accept"]
+
+
+async def test_an_escalated_case_stays_in_the_village_devices_scope(client, world):
+    case = await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+    case_id = case.json()["id"]
+    for action, reason in (("accept", None), ("escalate", "村级调解未果")):
+        answer = await client.post(
+            f"/cases/{case_id}/transitions", json={"action": action, "reason": reason}, headers=world.auth("leader")
+        )
+        assert answer.status_code == 200, answer.text
+    device_id, auth = await enroll(client, world, "grid_worker")
+    snapshots, last = await pull_all(client, device_id, auth)
+    assert [(s["id"], s["lv"]) for s in snapshots] == [(case_id, "township")]
+    assert last["scope"]["count"] == 1
+
+
+async def test_should_refuse_a_cursor_it_did_not_issue(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    answer = await client.post("/sync", json={**body(device_id, []), "cursor": "not-a-cursor"}, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["rule"] == "cursor.invalid"
+
+
+async def test_no_raw_identity_ever_travels_to_a_device(client, world):
+    from tests.factories import id_number
+
+    await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+    device_id, auth = await enroll(client, world, "grid_worker")
+    answer = await client.post("/sync", json=body(device_id, []), headers=auth)
+    assert id_number() not in answer.text and "13812345678" not in answer.text
+
+
+async def test_cases_changed_in_one_transaction_page_out_one_by_one(client, world):
+    # One push creates five cases under a single change number; pages of two must still
+    # deliver each exactly once.
+    device_id, auth = await enroll(client, world, "grid_worker")
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    outbox = [create(seq, case_id, world.grid_a) for seq, case_id in enumerate(ids, start=1)]
+    first = (await client.post("/sync", json={**body(device_id, outbox), "page_size": 2}, headers=auth)).json()
+    assert len(first["changes"]) == 2 and first["more"] is True
+    rest, last = await pull_all(client, device_id, auth, cursor=first["cursor"], page_size=2)
+    delivered = [snapshot["id"] for snapshot in first["changes"] + rest]
+    assert sorted(delivered) == sorted(ids)
+    assert last["scope"]["count"] == 5

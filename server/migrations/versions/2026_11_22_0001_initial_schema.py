@@ -173,6 +173,7 @@ def upgrade() -> None:
     sa.Column('registered_at', grid.storage_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', grid.storage_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('change_seq', sa.Integer(), nullable=False),
     sa.Column('intake_digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['assigned_to'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['created_by'], ['app_user.id'], ),
@@ -185,6 +186,7 @@ def upgrade() -> None:
     with op.batch_alter_table('case_file', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_file_assigned_to'), ['assigned_to'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_file_category_code'), ['category_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_file_change_seq'), ['change_seq'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_file_created_by'), ['created_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_file_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_file_level'), ['level'], unique=False)
@@ -215,6 +217,7 @@ def upgrade() -> None:
     sa.Column('from_status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('change_seq', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['case_id'], ['case_file.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -222,6 +225,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_event_change_seq'), ['change_seq'], unique=False)
 
     op.create_table('case_party',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -284,6 +288,7 @@ def downgrade() -> None:
 
     op.drop_table('case_party')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_event_change_seq'))
         batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
 
     op.drop_table('case_event')
@@ -297,6 +302,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_case_file_level'))
         batch_op.drop_index(batch_op.f('ix_case_file_kind'))
         batch_op.drop_index(batch_op.f('ix_case_file_created_by'))
+        batch_op.drop_index(batch_op.f('ix_case_file_change_seq'))
         batch_op.drop_index(batch_op.f('ix_case_file_category_code'))
         batch_op.drop_index(batch_op.f('ix_case_file_assigned_to'))
 
