@@ -4,10 +4,7 @@ log in with a printed demo login and list the cases of one village over real HTT
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +12,11 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS, TEST_KEY, _create_postgres_database, _drop_postgres_database
+from tests.e2e.processes import run, serving
 
 pytestmark = pytest.mark.e2e
 FENGQIAO = str(Path(sys.executable).with_name("fengqiao"))
 VILLAGE = "611026001001"  # 仁和社区, the village of the printed demo logins
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -39,12 +31,6 @@ async def database_url(request, tmp_path) -> Iterator[str]:
         await _drop_postgres_database(url)
 
 
-def run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([FENGQIAO, *args], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 async def test_a_new_user_logs_in_with_a_printed_demo_login_and_lists_a_village(database_url, tmp_path):
     env = {**os.environ, "FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_DATA_KEY": TEST_KEY}
     run(["migrate"], env)
@@ -52,23 +38,7 @@ async def test_a_new_user_logs_in_with_a_printed_demo_login_and_lists_a_village(
     assert "leader-001001" in printed and "fengqiao-demo" in printed
     assert "不再生成" in run(["demo"], env)  # a second run leaves the data alone
 
-    port = free_port()
-    server = subprocess.Popen(
-        [FENGQIAO, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            assert time.monotonic() < deadline, "server did not come up in 30 s"
-            time.sleep(0.2)
-
+    with serving(env) as base:
         anonymous = httpx.get(f"{base}/cases")
         assert anonymous.status_code == 401
         assert anonymous.headers["content-type"].startswith("application/problem+json")
@@ -85,8 +55,5 @@ async def test_a_new_user_logs_in_with_a_printed_demo_login_and_lists_a_village(
 
         town = httpx.get(f"{base}/cases", params={"region": "611026101001"}, headers=headers)
         assert town.status_code == 404 and town.json()["code"] == "auth.out_of_scope"
-        schema = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json")
+        schema = httpx.get(base.removesuffix("/api/v1") + "/schema/openapi.json")
         assert "/api/v1/cases" in schema.json()["paths"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
