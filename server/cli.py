@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from grid.errors import DomainError
@@ -153,6 +154,121 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
 
 
+DEFAULT_DEVICE_STORE = "var/device.db"
+
+
+def device_of(args: argparse.Namespace):
+    from sync.client import Device, DeviceStore
+
+    return Device(DeviceStore(args.store))
+
+
+def cmd_device_enroll(_settings: Settings, args: argparse.Namespace) -> None:
+    device = device_of(args)
+    device_id = asyncio.run(device.enroll(args.server, args.username, args.password, args.name))
+    print(f"本机已登记：设备编号 {device_id}，数据保存在 {args.store}")
+
+
+def cmd_device_capture(_settings: Settings, args: argparse.Namespace) -> None:
+    if not args.id_number and not args.id_unknown_reason:
+        raise ValueError("请提供 --id-number，或用 --id-unknown-reason 说明无法提供身份证号的原因")
+    applicant: dict[str, object] = {"name": args.applicant, "role": "applicant"}
+    if args.id_number:
+        applicant["id_number"] = args.id_number
+    else:
+        applicant["id_unknown_reason"] = args.id_unknown_reason
+    if args.phone:
+        applicant["phone"] = args.phone
+    body: dict[str, object] = {
+        "kind": args.kind,
+        "category": args.category,
+        "channel": args.channel,
+        "title": args.title,
+        "request": args.request,
+        "facts": args.facts,
+        "risk": args.risk,
+        "grid_code": args.grid,
+        "captured_at": datetime.now().astimezone().isoformat(),
+        "parties": [applicant],
+    }
+    device = device_of(args)
+    case_id = device.capture_case(body)
+    print(f"已在本机登记案件 {case_id}（待同步 {device.store.pending_count()} 条）")
+
+
+def cmd_device_sync(_settings: Settings, args: argparse.Namespace) -> None:
+    from sync.client import SyncError
+
+    device = device_of(args)
+    try:
+        summary = asyncio.run(device.sync(page_size=args.page_size))
+    except SyncError as error:
+        hint = "（可稍后重试，未同步的记录仍保存在本机）" if error.retryable else ""
+        raise RuntimeError(f"同步失败（{error.code}）：{error.message}{hint}") from None
+    print(
+        f"同步完成：成功 {summary.applied}，重复 {summary.duplicate}，被拒 {summary.rejected}，"
+        f"冲突 {summary.conflict}；收到 {summary.changes} 个案件更新，共 {summary.pages} 页；"
+        f"上传 {summary.bytes_sent} 字节，下载 {summary.bytes_received} 字节"
+    )
+    if summary.drift_repaired:
+        print("本机案件与服务器不一致，已重新下载全部案件")
+    if summary.rejected or summary.conflict:
+        print("有未能提交的记录，请执行 device status 查看原因")
+
+
+def cmd_device_status(_settings: Settings, args: argparse.Namespace) -> None:
+    status = device_of(args).status()
+    if not status.enrolled:
+        print(f"本机尚未登记（{args.store}），请先执行 fengqiao device enroll")
+    else:
+        print(f"设备 {status.device_id}，服务器 {status.server_url}")
+    if status.revoked:
+        print("本设备已被停用：已停止同步，本机数据仍保留")
+    print(f"待同步 {status.pending} 条；本机案件 {status.cases} 件；上次同步 {status.last_sync_at or '从未同步'}")
+    labels = {"rejected": "被拒", "conflict": "冲突"}
+    for item in status.problems:
+        label = labels.get(item.status or "", item.status)
+        print(f"  第 {item.seq} 条（{item.type}，案件 {item.case_id}）{label}：{item.code} {item.message or ''}")
+
+
+def add_device_commands(commands: argparse._SubParsersAction) -> None:
+    device = commands.add_parser("device", help="参考设备端：离线登记与同步").add_subparsers(
+        dest="device_command", required=True
+    )
+
+    def with_store(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--store", default=DEFAULT_DEVICE_STORE, help="本机数据文件")
+        return parser
+
+    enroll = with_store(device.add_parser("enroll", help="登录并登记本机"))
+    enroll.add_argument("--server", required=True, help="服务器地址，如 http://127.0.0.1:8000")
+    enroll.add_argument("--username", required=True)
+    enroll.add_argument("--password", required=True)
+    enroll.add_argument("--name", default="fengqiao 设备端", help="设备名称")
+    enroll.set_defaults(run=cmd_device_enroll)
+
+    capture = with_store(device.add_parser("capture", help="离线登记一件案件（不联网）"))
+    capture.add_argument("--grid", required=True, help="网格代码")
+    capture.add_argument("--kind", required=True)
+    capture.add_argument("--category", required=True)
+    capture.add_argument("--channel", default="door_to_door")
+    capture.add_argument("--title", required=True)
+    capture.add_argument("--request", required=True)
+    capture.add_argument("--facts", default="")
+    capture.add_argument("--risk", default="low", choices=["low", "medium", "high"])
+    capture.add_argument("--applicant", default="匿名申请人", help="申请人姓名")
+    capture.add_argument("--id-number")
+    capture.add_argument("--id-unknown-reason")
+    capture.add_argument("--phone")
+    capture.set_defaults(run=cmd_device_capture)
+
+    sync = with_store(device.add_parser("sync", help="与服务器同步"))
+    sync.add_argument("--page-size", type=int, default=100)
+    sync.set_defaults(run=cmd_device_sync)
+
+    with_store(device.add_parser("status", help="本机同步状态")).set_defaults(run=cmd_device_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from server.demo import DEMO_DIVISIONS
 
@@ -194,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--divisions", default=str(DEMO_DIVISIONS))
     demo.add_argument("--cases", type=int, default=300)
     demo.set_defaults(run=cmd_demo)
+
+    add_device_commands(commands)
     return parser
 
 
@@ -201,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     try:
-        if args.command not in ("keygen",):
+        if args.command not in ("keygen", "device"):
             ensure_key(settings)
         args.run(settings, args)
     except DomainError as error:

@@ -60,6 +60,10 @@ class SyncRequest(BaseModel):
     outbox: list[Mutation] = Field(default_factory=list, max_length=MAX_OUTBOX)
     cursor: str | None = Field(default=None, max_length=100, description="上次同步返回的 cursor；首次为空")
     page_size: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    # Drift repair: after a scope digest that differs from its own, a device asks for the
+    # ids in scope (drops the others) and refetches the ones it lacks.
+    want_scope_ids: bool = False
+    refetch: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_PAGE)
 
     @model_validator(mode="after")
     def numbered_in_order(self) -> SyncRequest:
@@ -95,6 +99,8 @@ class SyncResponse(BaseModel):
     cursor: str
     more: bool = Field(description="还有下一页：保存本页后用新 cursor 再次请求")
     scope: ScopeDigest | None = Field(default=None, description="最后一页时给出，用于核对")
+    scope_ids: list[str] | None = Field(default=None, description="want_scope_ids 时给出：范围内全部案件 ID（hex）")
+    refetched: list[dict[str, Any]] = Field(default_factory=list, description="refetch 所列且在范围内的案件快照")
     server_time: datetime
 
 

@@ -87,14 +87,17 @@ class SyncService:
             session.add(device)
             await session.flush()
             changes, cursor, more = await self._pull(session, caller, after, request.page_size)
-            scope = None if more else scope_digest(await self._scope_ids(session, caller))
+            in_scope = await self._scope_ids(session, caller) if not more or request.want_scope_ids else []
+            refetched = await self._snapshots(session, caller, request.refetch) if request.refetch else []
             return SyncResponse(
                 last_seq=device.last_seq,
                 results=results,
                 changes=changes,
                 cursor=cursor,
                 more=more,
-                scope=scope,
+                scope=None if more else scope_digest(in_scope),
+                scope_ids=sorted(case_id.hex for case_id in in_scope) if request.want_scope_ids else None,
+                refetched=refetched,
                 server_time=now,
             )
 
@@ -116,6 +119,17 @@ class SyncService:
         rows = rows[:page_size]
         if not rows:
             return [], encode_cursor(change_seq, last_id), False
+        return await self._snapshots_of(session, rows), encode_cursor(rows[-1].change_seq, rows[-1].id), more
+
+    async def _snapshots(
+        self, session: AsyncSession, caller: DeviceCaller, case_ids: list[uuid.UUID]
+    ) -> list[dict[str, Any]]:
+        statement = select(Case).where(self.cases.scope_clause(caller.principal), col(Case.id).in_(case_ids))
+        return await self._snapshots_of(session, list((await session.exec(statement)).all()))
+
+    async def _snapshots_of(self, session: AsyncSession, rows: list[Case]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
         ids = [row.id for row in rows]
         parties = (
             await session.exec(select(Party).where(col(Party.case_id).in_(ids)).order_by(col(Party.ordinal)))
@@ -129,8 +143,7 @@ class SyncService:
         events_of: dict[uuid.UUID, list[CaseEvent]] = defaultdict(list)
         for event in events:
             events_of[event.case_id].append(event)
-        changes = [case_snapshot(row, parties_of[row.id], events_of[row.id], self.context) for row in rows]
-        return changes, encode_cursor(rows[-1].change_seq, rows[-1].id), more
+        return [case_snapshot(row, parties_of[row.id], events_of[row.id], self.context) for row in rows]
 
     async def _scope_ids(self, session: AsyncSession, caller: DeviceCaller) -> list[uuid.UUID]:
         result = await session.exec(select(Case.id).where(self.cases.scope_clause(caller.principal)))

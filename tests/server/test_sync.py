@@ -2,6 +2,7 @@ import gzip
 import json
 import uuid
 
+from sqlalchemy import text
 from sqlmodel import func, select
 
 from grid.cases import CaseEvent
@@ -332,3 +333,31 @@ async def test_cases_changed_in_one_transaction_page_out_one_by_one(client, worl
     delivered = [snapshot["id"] for snapshot in first["changes"] + rest]
     assert sorted(delivered) == sorted(ids)
     assert last["scope"]["count"] == 5
+
+
+async def test_a_device_repairs_drift_from_the_scope_ids_without_a_full_reset(client, world, db):
+    kept = (await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))).json()["id"]
+    moved = (await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))).json()["id"]
+    device_id, auth = await enroll(client, world, "grid_worker")
+    _, first = await pull_all(client, device_id, auth)
+    assert first["scope"]["count"] == 2
+    # The grid is redrawn: one case now lies in another grid (no new change for this device).
+    async with db.write() as session:
+        await session.exec(
+            text("UPDATE case_file SET region_path = :path WHERE id = :id"),
+            params={
+                "path": world.regions[world.grid_b].path,
+                "id": uuid.UUID(moved) if db.dialect != "sqlite" else uuid.UUID(moved).hex,
+            },
+        )
+    quiet, check = await pull_all(client, device_id, auth, cursor=first["cursor"])
+    assert quiet == [] and check["scope"] != first["scope"]  # drift detected
+    repair = await client.post(
+        "/sync",
+        json={**body(device_id, []), "cursor": check["cursor"], "want_scope_ids": True, "refetch": [kept, moved]},
+        headers=auth,
+    )
+    result = repair.json()
+    assert result["scope_ids"] == [uuid.UUID(kept).hex]  # drop everything else
+    assert [snapshot["id"] for snapshot in result["refetched"]] == [kept]  # never the moved one
+    assert result["scope"] == {"count": 1, "digest": digest_of([kept])}
