@@ -1060,7 +1060,6 @@ CLOCK_NAMES_ZH = {
 PETITIONER_WINDOWS = frozenset(
     {ClockKind.REVIEW_REQUEST, ClockKind.REREVIEW_REQUEST, ClockKind.JUDICIAL_CONFIRMATION, ClockKind.OBJECTION}
 )
-SOFT_CLOCKS = frozenset({ClockKind.MEDIATION})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import gzip
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uuid_utils
 
 from sync.protocol import (
     DEFAULT_PAGE,
@@ -68,11 +68,8 @@ ACKNOWLEDGED = "acknowledged"
 
 
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7); the stdlib has none before 3.14."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & ((1 << 80) - 1)
-    value = value & ~(0xF << 76) | 0x7 << 76  # version
-    value = value & ~(0x3 << 62) | 0x2 << 62  # variant
-    return uuid.UUID(int=value)
+    """A time-ordered id (RFC 9562 version 7), as DESIGN.md §4 asks of device ids."""
+    return uuid.UUID(str(uuid_utils.uuid7()))
 
 
 def now_text() -> str:

@@ -31,7 +31,7 @@ from grid.cases import (
 )
 from grid.categories import Category, CategoryVersion
 from grid.errors import InvalidInput, Issue
-from grid.hierarchy import Level, Region, codes_on_path
+from grid.hierarchy import Level, Region
 from grid.identity import mask_address, mask_id_number, mask_phone
 from grid.intake import PartyInput, check_parties
 from grid.lifecycle import (
@@ -52,7 +52,7 @@ from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, Transiti
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
-from server.services.regions import in_subtree
+from server.services.regions import ancestor_at, in_subtree
 from server.services.upsert import upsert_statement
 
 HANDLING_TO_REGION_LEVEL = {
@@ -199,7 +199,7 @@ class CaseService:
         place = await self._place_of(session, principal, data)
         category_version = await self._current_category_version(session, data.category)
         level = self._initial_level(principal)
-        handling_node = await self._ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
+        handling_node = await ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
         village_code = place.code if place.level == Level.VILLAGE else str(place.parent_code)
         parties: list[Party] = []
         party_ids: list[str] = []
@@ -280,15 +280,6 @@ class CaseService:
         if not principal.covers(place.path):
             raise InvalidInput([Issue(field, "auth.out_of_scope", "案件所在地不在您的管辖范围内")])
         return place
-
-    async def _ancestor_at(self, session: AsyncSession, path: str, level: Level) -> Region:
-        result = await session.exec(
-            select(Region).where(col(Region.code).in_(codes_on_path(path)), Region.level == level.value)
-        )
-        region = result.first()
-        if region is None:
-            raise ServiceError(f"区划树中缺少{level.value}层级", code="region.not_found")
-        return region
 
     async def _current_category_version(self, session: AsyncSession, code: str) -> int:
         version = (await session.exec(select(func.max(CategoryVersion.version)))).one()
@@ -495,7 +486,7 @@ class CaseService:
             calendar=self.context.calendar,
         )
         if decision.facts.level is not facts.level:
-            node = await self._ancestor_at(session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level])
+            node = await ancestor_at(session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level])
             case.handling_node_code = node.code
             case.handling_node_path = node.path
         self._apply_facts(case, decision.facts)

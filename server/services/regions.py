@@ -75,6 +75,17 @@ def independent_moves(moves: dict[str, str]) -> list[tuple[str, str]]:
     return sorted(independent, key=lambda move: (-len(codes_on_path(move[0])), move[0]))
 
 
+async def ancestor_at(session, path: str, level: Level) -> Region:
+    """The node at ``level`` on ``path`` (the path itself included), inside the caller's transaction."""
+    result = await session.exec(
+        select(Region).where(col(Region.code).in_(codes_on_path(path)), Region.level == level.value)
+    )
+    region = result.first()
+    if region is None:
+        raise ServiceError(f"区划树中缺少{level.value}层级", code="region.not_found")
+    return region
+
+
 class RegionService:
     def __init__(self, context: ServiceContext):
         self.context = context
@@ -212,13 +223,8 @@ class RegionService:
             return int(result.one())
 
     async def ancestor_at(self, path: str, level: Level) -> Region:
-        codes = codes_on_path(path)
         async with self.context.db.read() as session:
-            result = await session.exec(select(Region).where(col(Region.code).in_(codes), Region.level == level.value))
-            region = result.first()
-        if region is None:
-            raise ServiceError(f"找不到上级{level.value}节点", code="region.not_found")
-        return region
+            return await ancestor_at(session, path, level)
 
     async def create_grid(self, principal: Principal, village_code: str, name: str) -> Region:
         if principal.role not in GRID_MANAGERS:
