@@ -141,6 +141,11 @@ class Case(SQLModel, table=True):
     version: int = 1
     # Position in the change feed devices pull from (commit order; see server/services/changes.py).
     change_seq: int = Field(default=0, index=True)
+    # For each editable field, [case version at which it last changed, who changed it
+    # ("device:<id>" or "user:<id>")], so a stale edit from a device collides only on the
+    # fields someone else changed since (docs/sync-protocol.md). None for cases from
+    # before it was kept: every stale edit of those is held for review.
+    field_versions: dict[str, list[Any]] | None = Field(default=None, sa_column=Column(JSON))
     # SHA-256 of the intake as first submitted: the same id with the same content is a
     # harmless retry, the same id with other content is a conflict.
     intake_digest: str = Field(max_length=64)
@@ -191,6 +196,23 @@ class CaseEvent(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     change_seq: int = Field(default=0, index=True)
+
+
+class CaseAttachment(SQLModel, table=True):
+    """A photo, recording or scan filed with a case. The record names its content by
+    SHA-256 and may arrive long before the bytes do (records never wait behind media)."""
+
+    __tablename__ = "case_attachment"
+
+    id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case_file.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    media_type: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+    note: str | None = Field(default=None, max_length=500)
+    added_by: uuid.UUID = Field(foreign_key="app_user.id")
+    added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class IdentityAccess(SQLModel, table=True):

@@ -23,7 +23,7 @@ from server.api.deps import (
     provide_users,
 )
 from server.api.directory import CategoryController, RegionController, UserController
-from server.api.sync import DeviceController, SyncController
+from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
 from server.clock import Clock, SystemClock
 from server.crypto import FieldCipher
@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             CaseController,
             DeviceController,
             SyncController,
+            SyncReviewController,
         ],
         dependencies={
             "principal": Provide(provide_principal),
@@ -86,7 +87,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         },
     )
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, beacon],
         state=State({"context": context} if context is not None else {}),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

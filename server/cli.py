@@ -151,7 +151,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     from server.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    # No Server or Date header: an idle device's check (GET /b/…) is a few dozen bytes,
+    # and those two would double it.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        server_header=False,
+        date_header=False,
+    )
 
 
 DEFAULT_DEVICE_STORE = "var/device.db"

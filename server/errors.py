@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "case.window_open": 409,
     "case.performance_unconfirmed": 409,
     "case.closed": 409,
+    "attachment.duplicate_id": 409,
     "user.username_taken": 409,
     "sync.gap": 409,
     "sync.device_unknown": 401,
@@ -54,6 +55,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "sync.device_mismatch": 403,
     "sync.device_taken": 409,
     "sync.client_outdated": 426,
+    "sync.beacon_unknown": 404,
+    "sync.not_reviewable": 409,
+    "sync.already_reviewed": 409,
+    "sync.review_invalid": 409,
     "request.method_not_allowed": 405,
     "internal": 500,
 }

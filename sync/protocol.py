@@ -23,6 +23,8 @@ MIN_PROTOCOL_VERSION = 1
 MAX_OUTBOX = 500
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+# The change clock is a 32-bit column; a cursor beyond it was not issued by this server.
+MAX_CHANGE_SEQ = 2**31 - 1
 
 
 class MutationType(StrEnum):
@@ -30,6 +32,8 @@ class MutationType(StrEnum):
     EDIT_CASE = "edit_case"
     # Status changes and timeline entries (visits, mediation sessions, notes) alike.
     TRANSITION = "transition"
+    # The record of a file; its bytes are uploaded separately (tus) and never hold it up.
+    ATTACH_FILE = "attach_file"
 
 
 class ResultStatus(StrEnum):
@@ -82,6 +86,8 @@ class MutationResult(BaseModel):
     # For a duplicate: what the first delivery came to.
     original_status: ResultStatus | None = None
     case_version: int | None = None
+    # For a conflict: the fields held back for a reviewer (the others were applied).
+    held: list[str] | None = None
 
 
 class ScopeDigest(BaseModel):
@@ -119,8 +125,8 @@ def decode_cursor(cursor: str | None) -> tuple[int, uuid.UUID | None]:
         return 0, None
     seq_text, _, id_text = cursor.partition(".")
     change_seq = int(seq_text)
-    if change_seq < 0:
-        raise ValueError("negative change sequence")
+    if not 0 <= change_seq <= MAX_CHANGE_SEQ:
+        raise ValueError("change sequence out of range")
     return change_seq, uuid.UUID(hex=id_text) if id_text else None
 
 

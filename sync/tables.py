@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
 from grid.storage_types import UTCDateTime
@@ -29,6 +29,9 @@ class Device(SQLModel, table=True):
     last_seq: int = 0
     last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     app_version: str | None = Field(default=None, max_length=40)
+    # A short random name for the idle check (GET /b/{beacon}/{after}); it only tells
+    # whether the device's scope changed, so it is not a credential. New at each enrollment.
+    beacon: str | None = Field(default=None, max_length=32, unique=True, index=True)
 
 
 class SyncMutation(SQLModel, table=True):
@@ -49,8 +52,27 @@ class SyncMutation(SQLModel, table=True):
     code: str | None = Field(default=None, max_length=64)
     message: str | None = Field(default=None, sa_column=Column(Text))
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # For a conflict: the fields held back, each with the device's and the server's value.
+    conflict: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     device_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SyncReview(SQLModel, table=True):
+    """A reviewer's decision on a conflicted or rejected mutation. Kept apart from the
+    mutation row, which stays as the device sent it and as the server first answered."""
+
+    __tablename__ = "sync_review"
+    __table_args__ = (ForeignKeyConstraint(["device_id", "seq"], ["sync_mutation.device_id", "sync_mutation.seq"]),)
+
+    device_id: uuid.UUID = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    decision: str = Field(max_length=16)
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    reviewed_by: uuid.UUID = Field(foreign_key="app_user.id")
+    reviewed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The case version the reviewer's decision produced (apply_device), else None.
+    case_version: int | None = None
 
 
 class ChangeClock(SQLModel, table=True):

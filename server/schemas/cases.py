@@ -90,6 +90,17 @@ class TransitionRequest(_In):
     expected_version: int | None = Field(default=None, ge=1, description="基于的版本；不符时拒绝")
 
 
+class AttachmentCreate(_In):
+    """The record of a file filed with a case; its bytes travel separately (tus)."""
+
+    id: uuid.UUID = Field(description="由设备生成的附件 ID")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="文件内容的 SHA-256（小写十六进制）")
+    size: int = Field(ge=1, description="字节数")
+    type: str = Field(min_length=3, max_length=100, description="媒体类型，如 image/jpeg")
+    name: str = Field(default="", max_length=200)
+    note: str | None = Field(default=None, max_length=500)
+
+
 class RevealRequest(_In):
     reason: str = Field(min_length=4, max_length=500, description="查看身份信息的理由（记入日志）")
     fields: list[Literal["id_number", "phone", "address"]] = Field(

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from grid.calendar import local_date
 from grid.cases import (
     Case,
+    CaseAttachment,
     CaseCounter,
     CaseEvent,
     HandlingLevel,
@@ -48,7 +49,7 @@ from grid.people import IDENTITY_READERS, READ_SCOPE_ACTIONS, ROLE_ACTIONS, Role
 from grid.storage_types import UTCDateTime
 from server.errors import ServiceError
 from server.principal import Principal
-from server.schemas.cases import CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
+from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, RevealRequest, TransitionRequest
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
@@ -75,6 +76,23 @@ class CaseFilters:
     q: str | None = None
     assigned_to_me: bool = False
     created_by_me: bool = False
+
+
+@dataclass(frozen=True)
+class EditedField:
+    """One API field of an edit: the columns it sets, and their values before."""
+
+    new: dict[str, Any]
+    old: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MergedEdit:
+    bundle: CaseBundle
+    applied: list[str]
+    held: dict[str, EditedField]
+    # Made on an older version than the case's (merged field by field).
+    stale: bool
 
 
 @dataclass(frozen=True)
@@ -245,6 +263,7 @@ class CaseService:
             registered_at=now,
             updated_at=now,
             intake_digest=digest,
+            field_versions={},
         )
         self._apply_facts(case, decision.facts)
         session.add(case)
@@ -420,42 +439,145 @@ class CaseService:
                 code="case.version_conflict",
                 data={"current_version": case.version},
             )
-        changes: dict[str, Any] = {}
-        for name in ("title", "request", "facts", "reasons"):
+        edited = await self._edited_fields(session, case, data)
+        await self._write_edit(session, principal, case, edited, author=f"user:{principal.user_id}")
+        return await self._bundle(session, case)
+
+    async def merge_edit_in(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: uuid.UUID,
+        base_version: int,
+        data: CaseUpdate,
+        *,
+        author: str,
+    ) -> MergedEdit:
+        """Apply an edit made offline on ``base_version``, field by field.
+
+        A field someone else changed after ``base_version`` to a value other than this
+        edit's is held back for a reviewer instead of being overwritten; every other field
+        applies. An edit on the current version applies whole. ``author`` names the edit's
+        source (a device): its own earlier edits of a field are superseded, not collided with.
+        """
+        case = await self._load_for_change(session, principal, case_id)
+        self._check_may_edit(principal, case)
+        if case.status == Status.CLOSED.value:
+            raise ServiceError("案件已办结，不能修改", code="case.closed")
+        edited = await self._edited_fields(session, case, data)
+        held: dict[str, EditedField] = {}
+        stale = base_version < case.version
+        if stale:
+            last_changes = case.field_versions
+            for name, field in edited.items():
+                # Without a record of when fields changed, assume the worst.
+                version, by = (last_changes or {}).get(name, (0, None))
+                if last_changes is None or (version > base_version and by != author):
+                    held[name] = field
+        applied = {name: field for name, field in edited.items() if name not in held}
+        await self._write_edit(session, principal, case, applied, held=held, author=author)
+        return MergedEdit(await self._bundle(session, case), sorted(applied), held, stale)
+
+    async def _edited_fields(self, session: AsyncSession, case: Case, data: CaseUpdate) -> dict[str, EditedField]:
+        """The fields of ``data`` whose value differs from the case's, by API field name."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for name in ("title", "request", "facts", "reasons", "people_involved"):
             value = getattr(data, name)
-            if value is not None and value != getattr(case, name):
-                changes[name] = value
-        if data.risk is not None and data.risk.value != case.risk:
-            changes["risk"] = data.risk.value
+            if value is not None:
+                wanted[name] = {name: value}
+        if data.risk is not None:
+            wanted["risk"] = {"risk": data.risk.value}
         if data.category is not None and data.category != case.category_code:
-            changes["category_code"] = data.category
-            changes["category_version"] = await self._current_category_version(session, data.category)
+            wanted["category"] = {
+                "category_code": data.category,
+                "category_version": await self._current_category_version(session, data.category),
+            }
         if data.location is not None:
-            changes["latitude"] = data.location.latitude
-            changes["longitude"] = data.location.longitude
-        if data.people_involved is not None:
-            changes["people_involved"] = data.people_involved
+            wanted["location"] = {"latitude": data.location.latitude, "longitude": data.location.longitude}
         if data.flags is not None:
-            changes.update(data.flags.model_dump())
-        changes = {key: value for key, value in changes.items() if getattr(case, key) != value}
-        if changes:
-            now = self.context.clock.now()
-            for key, value in changes.items():
-                setattr(case, key, value)
-            case.version += 1
-            case.updated_at = now
-            session.add(case)
-            entry = TimelineEntry(
-                kind="edit",
-                at=now,
-                actor_id=str(principal.user_id),
-                actor_name=principal.display_name,
-                reason=None,
-                from_status=None,
-                to_status=None,
-                data={"fields": sorted(changes)},
+            for flag, value in data.flags.model_dump().items():
+                wanted[flag] = {flag: value}
+        edited = {}
+        for name, columns in wanted.items():
+            if any(getattr(case, column) != value for column, value in columns.items()):
+                edited[name] = EditedField(columns, {column: getattr(case, column) for column in columns})
+        return edited
+
+    async def _write_edit(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case: Case,
+        applied: dict[str, EditedField],
+        *,
+        author: str,
+        held: dict[str, EditedField] | None = None,
+    ) -> None:
+        if not applied and not held:
+            return
+        now = self.context.clock.now()
+        case.version += 1
+        field_versions = dict(case.field_versions or {})
+        for name, field in applied.items():
+            for column, value in field.new.items():
+                setattr(case, column, value)
+            field_versions[name] = [case.version, author]
+        # A new dict: SQLAlchemy does not see changes made inside a JSON value.
+        case.field_versions = field_versions
+        case.updated_at = now
+        session.add(case)
+        data: dict[str, Any] = {"fields": sorted(applied)}
+        if held:
+            data["held"] = sorted(held)
+        entry = TimelineEntry(
+            kind="edit" if applied else "edit_held",
+            at=now,
+            actor_id=str(principal.user_id),
+            actor_name=principal.display_name,
+            reason="与他人的修改冲突，部分字段待审核" if held else None,
+            from_status=None,
+            to_status=None,
+            data=data,
+        )
+        await self._append_entries(session, case, (entry,))
+
+    async def attach_in(
+        self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, data: AttachmentCreate
+    ) -> CaseBundle:
+        """File an attachment's record with a case; whoever may visit the case may add one."""
+        case = await self._load_for_change(session, principal, case_id)
+        self._check_may_act(principal, case, Action.RECORD_VISIT)
+        if case.status == Status.CLOSED.value:
+            raise ServiceError("案件已办结，不能再添加附件", code="case.closed")
+        if await session.get(CaseAttachment, data.id) is not None:
+            raise ServiceError("附件 ID 已被使用", code="attachment.duplicate_id")
+        now = self.context.clock.now()
+        session.add(
+            CaseAttachment(
+                id=data.id,
+                case_id=case.id,
+                sha256=data.sha256,
+                size=data.size,
+                media_type=data.type,
+                name=data.name,
+                note=data.note,
+                added_by=principal.user_id,
+                added_at=now,
             )
-            await self._append_entries(session, case, (entry,))
+        )
+        case.version += 1
+        case.updated_at = now
+        entry = TimelineEntry(
+            kind="attachment",
+            at=now,
+            actor_id=str(principal.user_id),
+            actor_name=principal.display_name,
+            reason=data.note,
+            from_status=None,
+            to_status=None,
+            data={"attachment": str(data.id), "sha256": data.sha256, "type": data.type, "name": data.name},
+        )
+        await self._append_entries(session, case, (entry,))
         return await self._bundle(session, case)
 
     async def transition(self, principal: Principal, case_id: uuid.UUID, request: TransitionRequest) -> CaseBundle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from sync.tables import Device
 
 # Roles that may revoke the devices of the users below them ("the user's leader").
 DEVICE_SUPERVISORS = frozenset({Role.VILLAGE_LEADER, Role.TOWN_OFFICER, Role.COUNTY_OFFICER, Role.ADMIN})
+# 96 bits: 16 characters on the wire, unguessable in practice.
+BEACON_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class DeviceService:
                 device = Device(id=device_id, user_id=principal.user_id, token_hash="", enrolled_at=now)
             device.name = name
             device.token_hash = token_digest(token)
+            device.beacon = secrets.token_urlsafe(BEACON_BYTES)
             session.add(device)
         return EnrolledDevice(device, token)
 
@@ -63,6 +67,15 @@ class DeviceService:
         if device.revoked_at is not None or not user.active:
             # The device must stop syncing and keep its data for a supervisor to collect.
             raise ServiceError("该设备已被停用", code="sync.device_revoked", data={"action": "stop"})
+        return DeviceCaller(device, principal_of(user))
+
+    async def by_beacon(self, beacon: str) -> DeviceCaller | None:
+        """The active device with this beacon, or None (unknown, revoked, user disabled)."""
+        async with self.context.db.read() as session:
+            device = (await session.exec(select(Device).where(Device.beacon == beacon))).first()
+            user = await session.get(User, device.user_id) if device is not None else None
+        if device is None or user is None or device.revoked_at is not None or not user.active:
+            return None
         return DeviceCaller(device, principal_of(user))
 
     async def list_visible(self, principal: Principal) -> list[Device]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,16 +19,17 @@ from sqlalchemy import literal, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from grid.cases import Case, CaseEvent, Party
+from grid.cases import Case, CaseAttachment, CaseEvent, Party
 from grid.errors import DomainError, InvalidInput, Issue
 from grid.lifecycle import CaseFacts, next_duty_clock
 from server.errors import ServiceError
-from server.schemas.cases import CaseCreate, CaseUpdate, TransitionRequest
+from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, TransitionRequest
 from server.services.cases import CaseService
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.devices import DeviceCaller
 from sync.protocol import (
+    MAX_CHANGE_SEQ,
     MIN_PROTOCOL_VERSION,
     Mutation,
     MutationResult,
@@ -101,6 +103,17 @@ class SyncService:
                 server_time=now,
             )
 
+    async def changed_since(self, caller: DeviceCaller, change_seq: int) -> bool:
+        """Whether a case in the device's scope changed after ``change_seq`` (the beacon)."""
+        change_seq = min(change_seq, MAX_CHANGE_SEQ)
+        async with self.context.db.read() as session:
+            statement = (
+                select(Case.id)
+                .where(self.cases.scope_clause(caller.principal), col(Case.change_seq) > change_seq)
+                .limit(1)
+            )
+            return (await session.exec(statement)).first() is not None
+
     async def _pull(
         self, session: AsyncSession, caller: DeviceCaller, after: tuple[int, uuid.UUID | None], page_size: int
     ) -> tuple[list[dict[str, Any]], str, bool]:
@@ -143,7 +156,20 @@ class SyncService:
         events_of: dict[uuid.UUID, list[CaseEvent]] = defaultdict(list)
         for event in events:
             events_of[event.case_id].append(event)
-        return [case_snapshot(row, parties_of[row.id], events_of[row.id], self.context) for row in rows]
+        attachments = (
+            await session.exec(
+                select(CaseAttachment)
+                .where(col(CaseAttachment.case_id).in_(ids))
+                .order_by(col(CaseAttachment.added_at))
+            )
+        ).all()
+        attachments_of: dict[uuid.UUID, list[CaseAttachment]] = defaultdict(list)
+        for attachment in attachments:
+            attachments_of[attachment.case_id].append(attachment)
+        return [
+            case_snapshot(row, parties_of[row.id], events_of[row.id], attachments_of[row.id], self.context)
+            for row in rows
+        ]
 
     async def _scope_ids(self, session: AsyncSession, caller: DeviceCaller) -> list[uuid.UUID]:
         result = await session.exec(select(Case.id).where(self.cases.scope_clause(caller.principal)))
@@ -172,17 +198,20 @@ class SyncService:
     async def _apply(
         self, session: AsyncSession, caller: DeviceCaller, device: Device, mutation: Mutation, now
     ) -> MutationResult:
-        status, code, message, version = ResultStatus.APPLIED, None, None, None
+        status, code, message, version, conflict = ResultStatus.APPLIED, None, None, None, None
         taken = (await session.exec(select(SyncMutation).where(SyncMutation.mutation_id == mutation.id))).first()
         if taken is not None:
             status, code, message = ResultStatus.REJECTED, "sync.mutation_replayed", "该变更已由其他设备或编号提交"
         else:
             try:
                 async with session.begin_nested():
-                    version = await self._run(session, caller, mutation)
-            except _Conflict as conflict:
-                status, code, message = ResultStatus.CONFLICT, "sync.stale_edit", conflict.message
-                version = conflict.current_version
+                    outcome = await self._run(session, caller, mutation)
+                version, code, conflict = outcome.version, outcome.code, outcome.conflict
+                if conflict:
+                    status = ResultStatus.CONFLICT
+                    message = "以下字段已被他人修改，本次修改未覆盖，待审核：" + "、".join(
+                        FIELD_NAMES_ZH.get(name, name) for name in conflict
+                    )
             except DomainError as error:
                 status, code, message = ResultStatus.REJECTED, _rejection_code(error), error.message
             except ValidationError as error:
@@ -205,43 +234,79 @@ class SyncService:
                 code=code,
                 message=message,
                 payload=mutation.model_dump(mode="json"),
+                conflict=conflict,
                 device_time=mutation.device_time,
                 received_at=now,
             )
         )
         return MutationResult(
-            seq=mutation.seq, id=mutation.id, status=status, code=code, message=message, case_version=version
+            seq=mutation.seq,
+            id=mutation.id,
+            status=status,
+            code=code,
+            message=message,
+            case_version=version,
+            held=sorted(conflict) if conflict else None,
         )
 
-    async def _run(self, session: AsyncSession, caller: DeviceCaller, mutation: Mutation) -> int:
+    async def _run(self, session: AsyncSession, caller: DeviceCaller, mutation: Mutation) -> _Outcome:
         principal = caller.principal
         if mutation.type is MutationType.CREATE_CASE:
             data = CaseCreate.model_validate({**mutation.data, "id": str(mutation.case_id)})
             bundle = await self.cases.create_in(session, principal, data)
         elif mutation.type is MutationType.EDIT_CASE:
-            current = await session.get(Case, mutation.case_id)
-            if current is not None and mutation.base_version is not None and current.version != mutation.base_version:
-                # Field-level merging comes with the conflict rules of the protocol; until
-                # then a stale edit is never applied over someone else's.
-                raise _Conflict("案件已被他人修改，本次修改未生效，待审核处理", current.version)
-            update = CaseUpdate.model_validate(
-                {**mutation.data, "version": mutation.base_version or (current.version if current else 1)}
+            if mutation.base_version is None:
+                raise InvalidInput([Issue("base_version", "base_version.required", "修改须注明所依据的案件版本")])
+            update = CaseUpdate.model_validate({**mutation.data, "version": mutation.base_version})
+            merged = await self.cases.merge_edit_in(
+                session, principal, mutation.case_id, mutation.base_version, update, author=f"device:{caller.device.id}"
             )
-            bundle = await self.cases.update_in(session, principal, mutation.case_id, update)
+            conflict = {name: {"device": field.new, "server": field.old} for name, field in merged.held.items()} or None
+            code = "sync.edit_conflict" if conflict else ("sync.merged" if merged.stale else None)
+            return _Outcome(merged.bundle.case.version, code, conflict)
+        elif mutation.type is MutationType.ATTACH_FILE:
+            bundle = await self.cases.attach_in(
+                session, principal, mutation.case_id, AttachmentCreate.model_validate(mutation.data)
+            )
         else:
             request = TransitionRequest.model_validate(mutation.data)
             bundle = await self.cases.transition_in(session, principal, mutation.case_id, request)
-        return bundle.case.version
+        return _Outcome(bundle.case.version)
 
 
-class _Conflict(Exception):
-    def __init__(self, message: str, current_version: int):
-        super().__init__(message)
-        self.message = message
-        self.current_version = current_version
+@dataclass(frozen=True)
+class _Outcome:
+    version: int
+    code: str | None = None
+    # Held fields: {name: {"device": {column: value}, "server": {column: value}}}.
+    conflict: dict[str, Any] | None = None
 
 
-def case_snapshot(case: Case, parties: list[Party], events: list[CaseEvent], context: ServiceContext) -> dict[str, Any]:
+# What a worker reads when a field of theirs is held back.
+FIELD_NAMES_ZH = {
+    "title": "标题",
+    "request": "诉求",
+    "facts": "事实",
+    "reasons": "理由",
+    "risk": "风险等级",
+    "category": "类别",
+    "location": "位置",
+    "people_involved": "涉及人数",
+    "involves_litigation": "涉诉",
+    "administrative_dispute": "行政争议",
+    "violence_risk": "暴力风险",
+    "cadres_involved": "涉及干部",
+    "multi_village": "跨村",
+}
+
+
+def case_snapshot(
+    case: Case,
+    parties: list[Party],
+    events: list[CaseEvent],
+    attachments: list[CaseAttachment],
+    context: ServiceContext,
+) -> dict[str, Any]:
     """What a device stores of a case: compact, identity masked, the whole timeline.
 
     Keys are short where they repeat in every snapshot; docs/sync-protocol.md lists them.
@@ -304,6 +369,10 @@ def case_snapshot(case: Case, parties: list[Party], events: list[CaseEvent], con
                 "d": event.data,
             }
             for event in events
+        ],
+        "att": [
+            {"id": str(item.id), "h": item.sha256, "t": item.media_type, "z": item.size, "n": item.name}
+            for item in attachments
         ],
     }
 

@@ -332,6 +332,43 @@ async def sync_as_device(env: Env, caller: str, scope: str) -> Call:
     return Call("POST", "/sync", json=body, headers={"Authorization": f"Bearer {token}"})
 
 
+async def rejected_mutation_on_case(env: Env, caller: str, scope: str) -> tuple[str, str, str]:
+    """A mutation refused on a case at the caller's place (or just outside it), sent from
+    the phone of someone outside the caller's jurisdiction, so that only the case can make
+    it visible: its device id, its case id and a marker only its payload carries."""
+    case_id, _ = await env.case_for(caller, scope)
+    device_id, token = await enroll_device(env, env.user(caller, "out"))
+    marker = f"矩阵变更{uuid.uuid4().hex[:12]}"
+    refused = {"action": "return_misrouted", "reason": marker, "data": {}}
+    outbox = [{"seq": 1, "id": str(uuid.uuid4()), "type": "transition", "case_id": case_id, "data": refused}]
+    body = {"protocol": 1, "app_version": "test", "device_id": device_id, "outbox": outbox}
+    answer = await env.client.post("/sync", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.json()["results"][0]["status"] == "rejected", answer.text
+    return device_id, case_id, marker
+
+
+async def list_sync_mutations(env: Env, caller: str, scope: str) -> Call:
+    _, case_id, marker = await rejected_mutation_on_case(env, caller, scope)
+    visible = {"shown": marker} if scope == "in" else {"secret": marker}
+    return Call("GET", "/sync/mutations", params={"case": case_id}, **visible)
+
+
+async def review_sync_mutation(env: Env, caller: str, scope: str) -> Call:
+    device_id, _, _ = await rejected_mutation_on_case(env, caller, scope)
+    return Call("POST", f"/sync/mutations/{device_id}/1/review", json={"decision": "dismiss", "note": "矩阵审核"})
+
+
+async def idle_beacon(env: Env, caller: str, scope: str) -> Call:
+    beacon = "no-such-beacon"
+    if caller != ANONYMOUS:
+        answer = await env.client.post(
+            "/devices", json={"device_id": str(uuid.uuid4())}, headers=env.world.auth(caller)
+        )
+        beacon = answer.json()["beacon"]
+    # Outside /api/v1, and far ahead of every change: nothing new.
+    return Call("GET", f"http://testserver.local/b/{beacon}/{10**12}")
+
+
 def device_sync(caller: str, scope: str) -> Outcome:
     if caller == ANONYMOUS:
         return UNAUTHENTICATED
@@ -412,6 +449,21 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/devices", fixed("GET", "/devices"), signed_in(200), scoped=False),
     Endpoint("POST", "/api/v1/devices/{device_id:uuid}/revoke", revoke_device, scope_first(EVERYONE, 200)),
     Endpoint("POST", "/api/v1/sync", sync_as_device, device_sync),
+    Endpoint("GET", "/api/v1/sync/mutations", list_sync_mutations, signed_in(200)),
+    Endpoint(
+        "GET",
+        "/b/{beacon:str}/{after:int}",
+        idle_beacon,
+        # No token: the beacon itself names the device, and an unknown one is not found.
+        lambda caller, scope: Outcome(404, "sync.beacon_unknown") if caller == ANONYMOUS else Outcome(204),
+        scoped=False,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/sync/mutations/{device_id:uuid}/{seq:int}/review",
+        review_sync_mutation,
+        role_first(EVERYONE - GRID_WORKERS, 200),
+    ),
 ]
 
 

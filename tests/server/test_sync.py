@@ -203,30 +203,6 @@ async def test_should_refuse_a_body_that_claims_gzip_but_is_not(client, world):
     assert (answer.status_code, answer.json()["code"]) == (400, "request.bad_encoding")
 
 
-async def test_a_stale_edit_is_a_conflict_and_changes_nothing(client, world):
-    device_id, auth = await enroll(client, world, "grid_worker")
-    case_id = str(uuid.uuid4())
-    await client.post("/sync", json=body(device_id, [create(1, case_id, world.grid_a)]), headers=auth)
-    newer = await client.patch(
-        f"/cases/{case_id}", json={"version": 1, "facts": "村干部更正"}, headers=world.auth("leader")
-    )
-    assert newer.status_code == 200
-    stale = {
-        "seq": 2,
-        "id": str(uuid.uuid4()),
-        "type": "edit_case",
-        "case_id": case_id,
-        "base_version": 1,
-        "data": {"facts": "网格员离线时写的"},
-    }
-    result = (await client.post("/sync", json=body(device_id, [stale]), headers=auth)).json()
-    assert [(r["status"], r["code"], r["case_version"]) for r in result["results"]] == [
-        ("conflict", "sync.stale_edit", 2)
-    ]
-    case = await client.get(f"/cases/{case_id}", headers=world.auth("leader"))
-    assert case.json()["facts"] == "村干部更正"
-
-
 async def pull_all(client, device_id: str, auth: dict, cursor: str | None = None, page_size: int = 100):
     """Sync with an empty outbox until the last page: every snapshot, the final answer."""
     snapshots: list[dict] = []
@@ -307,9 +283,10 @@ async def test_an_escalated_case_stays_in_the_village_devices_scope(client, worl
 
 async def test_should_refuse_a_cursor_it_did_not_issue(client, world):
     device_id, auth = await enroll(client, world, "grid_worker")
-    answer = await client.post("/sync", json={**body(device_id, []), "cursor": "not-a-cursor"}, headers=auth)
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["rule"] == "cursor.invalid"
+    for forged in ("not-a-cursor", f"{2**40}.", "-1."):
+        answer = await client.post("/sync", json={**body(device_id, []), "cursor": forged}, headers=auth)
+        assert answer.status_code == 422, forged
+        assert answer.json()["errors"][0]["rule"] == "cursor.invalid"
 
 
 async def test_no_raw_identity_ever_travels_to_a_device(client, world):
@@ -361,3 +338,27 @@ async def test_a_device_repairs_drift_from_the_scope_ids_without_a_full_reset(cl
     assert result["scope_ids"] == [uuid.UUID(kept).hex]  # drop everything else
     assert [snapshot["id"] for snapshot in result["refetched"]] == [kept]  # never the moved one
     assert result["scope"] == {"count": 1, "digest": digest_of([kept])}
+
+
+async def test_the_beacon_tells_an_idle_device_whether_its_scope_changed(client, world):
+    enrolled = await client.post("/devices", json={"device_id": str(uuid.uuid4())}, headers=world.auth("grid_worker"))
+    device_id, beacon = enrolled.json()["device"]["id"], enrolled.json()["beacon"]
+    auth = {"Authorization": f"Bearer {enrolled.json()['device_token']}"}
+    _, result = await pull_all(client, device_id, auth)
+    after = result["cursor"].split(".")[0]
+    root = f"{client.base_url.scheme}://{client.base_url.host}"
+
+    quiet = await client.get(f"{root}/b/{beacon}/{after}")
+    assert (quiet.status_code, quiet.content) == (204, b"")
+    # A change elsewhere in the county is none of this device's business.
+    await client.post("/cases", json=case_payload(world.grid_b), headers=world.auth("leader_b"))
+    assert (await client.get(f"{root}/b/{beacon}/{after}")).status_code == 204
+    await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+    assert (await client.get(f"{root}/b/{beacon}/{after}")).status_code == 200
+    _, result = await pull_all(client, device_id, auth, result["cursor"])
+    assert (await client.get(f"{root}/b/{beacon}/{result['cursor'].split('.')[0]}")).status_code == 204
+
+    await client.post(f"/devices/{device_id}/revoke", headers=world.auth("leader"))
+    for unknown in (beacon, "not-a-beacon"):
+        answer = await client.get(f"{root}/b/{unknown}/{after}")
+        assert (answer.status_code, answer.json()["code"]) == (404, "sync.beacon_unknown")

@@ -142,16 +142,30 @@ async def test_should_show_a_rejected_mutation_and_still_apply_the_ones_behind_i
     assert await events_on_server(db, case_id) == 2
 
 
-async def test_should_report_a_stale_edit_as_a_conflict(phone, world):
+async def test_should_apply_its_own_successive_offline_edits_of_one_field(phone, world):
     await enrolled(phone)
     case_id = phone.capture_case(new_case(world))
     await phone.sync()
     phone.edit_case(case_id, 1, {"facts": "补充：对方已同意协商"})
-    phone.edit_case(case_id, 1, {"facts": "另一处修改"})
+    phone.edit_case(case_id, 1, {"facts": "再补充：约定周五协商"})
     summary = await phone.sync()
-    assert (summary.applied, summary.conflict) == (1, 1)
-    assert [(p.status, p.code, p.case_version) for p in phone.status().problems] == [("conflict", "sync.stale_edit", 2)]
-    assert phone.store.case(case_id)["v"] == 2
+    assert (summary.applied, summary.conflict) == (2, 0)
+    assert phone.store.case(case_id)["facts"] == "再补充：约定周五协商"
+
+
+async def test_should_report_an_edit_that_collides_with_someone_elses_as_a_conflict(phone, world, client):
+    await enrolled(phone)
+    case_id = phone.capture_case(new_case(world))
+    await phone.sync()
+    newer = await client.patch(
+        f"/cases/{case_id}", json={"version": 1, "facts": "村干部更正"}, headers=world.auth("leader")
+    )
+    assert newer.status_code == 200
+    phone.edit_case(case_id, 1, {"facts": "补充：对方已同意协商"})
+    summary = await phone.sync()
+    assert (summary.applied, summary.conflict) == (0, 1)
+    assert [(p.status, p.code) for p in phone.status().problems] == [("conflict", "sync.edit_conflict")]
+    assert phone.store.case(case_id)["facts"] == "村干部更正"
 
 
 async def test_should_pull_page_by_page_with_a_small_page_size(phone, world):
