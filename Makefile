@@ -37,6 +37,7 @@ test: setup
 bench: setup
 	@scripts/ensure-postgres || true
 	$(BIN)/python -m bench.api_bench
+	$(BIN)/python -m bench.sync_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

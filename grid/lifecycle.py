@@ -220,6 +220,11 @@ class CaseFacts:
     evaluation: Evaluation | None = None
     closed_at: datetime | None = None
     escalations: tuple[Escalation, ...] = field(default_factory=tuple)
+    # When the case reached its current level (None only in facts stored before it was
+    # kept). Stage targets of the escalation policy count from here; an automatic
+    # escalation sets it to the instant the rule fired, not when a sweep applied it
+    # (grid/escalation.py).
+    level_entered_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -539,6 +544,7 @@ def register(
         party_ids=party_ids,
         involves_litigation=involves_litigation,
         administrative_dispute=administrative_dispute,
+        level_entered_at=now,
     )
     entry = TimelineEntry(
         kind=Action.REGISTER,
@@ -711,6 +717,7 @@ def _escalate(facts, payload: EscalatePayload, command, now, calendar):
         status=Status.ESCALATED,
         level=target,
         escalations=(*facts.escalations, escalation),
+        level_entered_at=now,
     )
     return new, {"from_level": facts.level.value, "to_level": target.value, "rule": payload.rule}
 
@@ -919,10 +926,11 @@ def _evaluate(facts, payload: EvaluatePayload, command, now, calendar):
     return replace(facts, evaluation=payload.evaluation), {"evaluation": payload.evaluation.value}
 
 
-def _one_level_up(facts: CaseFacts) -> HandlingLevel:
+def _one_level_up(facts: CaseFacts, now: datetime) -> dict[str, Any]:
     # 复查/复核 go to the next-higher organ by law; above the county that organ is outside
     # this deployment and the county keeps the file.
-    return facts.level.above() or facts.level
+    level = facts.level.above() or facts.level
+    return {"level": level, "level_entered_at": now if level is not facts.level else facts.level_entered_at}
 
 
 @_handles(Action.REQUEST_REVIEW)
@@ -934,7 +942,7 @@ def _request_review(facts, payload, command, now, calendar):
             f"复查申请应在收到处理意见之日起三十日内提出（截止 {window.last_day.isoformat()}，第三十五条）",
             "case.window_closed",
         )
-    new = replace(facts, status=Status.REVIEW_REQUESTED, review_requested_at=now, level=_one_level_up(facts))
+    new = replace(facts, status=Status.REVIEW_REQUESTED, review_requested_at=now, **_one_level_up(facts, now))
     due = deadlines.review_decision_due(calendar, now)
     return new, {"to_level": new.level.value, "decision_last_day": due.last_day.isoformat()}
 
@@ -962,7 +970,7 @@ def _request_rereview(facts, payload, command, now, calendar):
             f"复核申请应在收到复查意见之日起三十日内提出（截止 {window.last_day.isoformat()}，第三十六条）",
             "case.window_closed",
         )
-    new = replace(facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=now, level=_one_level_up(facts))
+    new = replace(facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=now, **_one_level_up(facts, now))
     due = deadlines.rereview_decision_due(calendar, now)
     return new, {"to_level": new.level.value, "decision_last_day": due.last_day.isoformat()}
 

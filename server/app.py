@@ -23,6 +23,7 @@ from server.api.deps import (
     provide_users,
 )
 from server.api.directory import CategoryController, RegionController, UserController
+from server.api.files import FileController
 from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
 from server.clock import Clock, SystemClock
@@ -30,6 +31,7 @@ from server.crypto import FieldCipher
 from server.db import Database, create_engine
 from server.errors import EXCEPTION_HANDLERS
 from server.gzip_request import GzipRequestMiddleware
+from server.server_timing import ServerTimingMiddleware
 from server.services.context import ServiceContext
 from server.settings import Settings
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             DeviceController,
             SyncController,
             SyncReviewController,
+            FileController,
         ],
         dependencies={
             "principal": Provide(provide_principal),
@@ -91,9 +94,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         state=State({"context": context} if context is not None else {}),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[GzipRequestMiddleware],
+        middleware=[ServerTimingMiddleware, GzipRequestMiddleware],
         plugins=[PydanticPlugin(prefer_alias=False)],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, exclude_opt_key="skip_compression"),
         openapi_config=OpenAPIConfig(
             title="fengqiao API",
             version="1",

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     debug: bool = False
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=500, ge=1)
+    # Attachments: `uploads/` holds partial tus uploads, `blobs/` the verified contents.
+    files_dir: Path = DEFAULT_VAR_DIR / "files"
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # An unfinished upload is kept this long (a phone may be offline for days).
+    upload_expiry_hours: int = Field(default=7 * 24, ge=1)
+    # A PATCH whose client sends nothing for this long is ended and its bytes kept.
+    upload_idle_timeout_s: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

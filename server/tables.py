@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 # Importing the domain modules registers their tables on the shared metadata.
 from grid import cases, categories, hierarchy, people  # noqa: F401
 from grid.storage_types import UTCDateTime
+from sync import attachments as sync_attachments  # noqa: F401
 from sync import tables as sync_tables  # noqa: F401
 
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import uuid_utils
 from sync.protocol import (
     DEFAULT_PAGE,
     MAX_OUTBOX,
+    MAX_PAGE,
     PROTOCOL_VERSION,
     Mutation,
     MutationResult,
@@ -39,8 +40,12 @@ from sync.protocol import (
     SyncResponse,
     scope_digest,
 )
+from sync.uploads import DEFAULT_CHUNK_SIZE, TusUploader, UploadQueue, describe_file
+from sync.uploads import PENDING as UPLOAD_PENDING
 
 APP_VERSION = "fengqiao-client/0.1.0"
+# Between full syncs of an idle device, only the beacon is asked (docs/sync-protocol.md).
+FULL_SYNC_EVERY = timedelta(hours=6)
 API_PREFIX = "/api/v1"
 
 SCHEMA = """
@@ -112,6 +117,11 @@ class SyncSummary:
     resent_after_gap: bool = False
     drift_repaired: bool = False
     drifted: bool = False  # the digest still differs after a full pull
+    # Files, sent after the records (sync/uploads.py); a failed upload fails no sync.
+    uploaded: int = 0
+    upload_bytes: int = 0
+    uploads_pending: int = 0
+    upload_errors: list[str] = field(default_factory=list)
 
     def count(self, result: MutationResult) -> None:
         setattr(self, result.status.value, getattr(self, result.status.value) + 1)
@@ -236,6 +246,25 @@ class DeviceStore:
     def delete_case(self, case_id: uuid.UUID | str) -> None:
         self.db.execute("DELETE FROM cases WHERE id = ?", (str(uuid.UUID(str(case_id))),))
 
+    def delete_cases(self, case_ids: set[uuid.UUID]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM cases WHERE id = ?", [(str(case_id),) for case_id in case_ids])
+
+    def store_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            self._put_snapshots(db, snapshots)
+
+    @staticmethod
+    def _put_snapshots(db: sqlite3.Connection, snapshots: list[dict[str, Any]]) -> None:
+        db.executemany(
+            "INSERT INTO cases (id, snapshot, version) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "snapshot = excluded.snapshot, version = excluded.version",
+            [
+                (str(uuid.UUID(str(snapshot["id"]))), json.dumps(snapshot, ensure_ascii=False), snapshot["v"])
+                for snapshot in snapshots
+            ],
+        )
+
     def clear_cases(self) -> None:
         """Forget every case and the cursor: the next pull starts from the beginning."""
         with self.transaction() as db:
@@ -263,12 +292,7 @@ class DeviceStore:
                         str(result.id),
                     ),
                 )
-            for snapshot in answer.changes:
-                db.execute(
-                    "INSERT INTO cases (id, snapshot, version) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "snapshot = excluded.snapshot, version = excluded.version",
-                    (str(uuid.UUID(str(snapshot["id"]))), json.dumps(snapshot, ensure_ascii=False), snapshot["v"]),
-                )
+            self._put_snapshots(db, answer.changes)
             self.set("cursor", answer.cursor, db)
             self.set("last_sync_at", stamp, db)
             self.set("server_time", answer.server_time.isoformat(), db)
@@ -331,6 +355,7 @@ class Device:
             self.store.set("server_url", base, db)
             self.store.set("device_id", device_id, db)
             self.store.set("device_token", enrolled.json()["device_token"], db)
+            self.store.set("beacon", enrolled.json().get("beacon"), db)
             self.store.set("username", username, db)
             self.store.set("revoked", "0", db)
         return device_id
@@ -353,6 +378,44 @@ class Device:
     def edit_case(self, case_id: str | uuid.UUID, base_version: int, fields: dict[str, Any]) -> int:
         """Queue an edit made on ``base_version`` of the case. Returns its seq."""
         return self._queue(MutationType.EDIT_CASE, uuid.UUID(str(case_id)), dict(fields), base_version).seq
+
+    upload_chunk_size = DEFAULT_CHUNK_SIZE
+
+    @property
+    def uploads(self) -> UploadQueue:
+        return UploadQueue(self.store.db, self.store.path)
+
+    def attach(self, case_id: str | uuid.UUID, path: str | os.PathLike[str], note: str | None = None) -> str:
+        """Queue a file's record (``attach_file``) and its upload. Returns the attachment id.
+
+        The file is checked (type, size) and copied beside the store now; a file the server
+        would refuse raises ``sync.uploads.AttachmentRefused`` and nothing is queued.
+        """
+        source = Path(path)
+        facts = describe_file(source)
+        uploads = self.uploads
+        copy = uploads.keep_copy(source, facts.sha256)
+        attachment_id, case = str(uuid7()), uuid.UUID(str(case_id))
+        data: dict[str, Any] = {
+            "id": attachment_id,
+            "sha256": facts.sha256,
+            "size": facts.size,
+            "type": facts.media_type,
+            "name": facts.name,
+        }
+        if note:
+            data["note"] = note
+        device_time = datetime.now().astimezone()
+
+        def record_and_job(seq: int) -> Mutation:
+            # Runs inside the outbox transaction: the record and its upload job commit together.
+            uploads.add(attachment_id, str(case), facts, copy)
+            return Mutation(
+                seq=seq, id=uuid7(), type=MutationType.ATTACH_FILE, case_id=case, data=data, device_time=device_time
+            )
+
+        self.store.append(record_and_job)
+        return attachment_id
 
     def _queue(
         self, kind: MutationType, case_id: uuid.UUID, data: dict[str, Any], base_version: int | None = None
@@ -423,11 +486,89 @@ class Device:
                     if summary.drift_repaired:
                         summary.drifted = True
                         break
-                    self.store.clear_cases()
+                    await self._repair_drift(client, base, token, summary)
                     summary.drift_repaired = True
                     continue
                 break
+            # Records never wait behind media: files go once every record is through.
+            await self._upload_files(client, base, token, summary)
         return summary
+
+    async def _upload_files(self, client: httpx.AsyncClient, base: str, token: str, summary: SyncSummary) -> None:
+        uploader = TusUploader(client, f"{base}/files/", token, chunk_size=self.upload_chunk_size)
+        report = await uploader.run(self.uploads)
+        summary.uploaded, summary.upload_bytes = report.uploaded, report.bytes_sent
+        summary.uploads_pending, summary.upload_errors = report.pending, report.errors
+        if any("sync.device_revoked" in error for error in report.errors):
+            self._mark_revoked()
+
+    async def sync_if_needed(
+        self, page_size: int = DEFAULT_PAGE, *, now: datetime | None = None, full_every: timedelta = FULL_SYNC_EVERY
+    ) -> SyncSummary | None:
+        """The periodic sync: a full one when there is something to send or to fetch, or
+        when the last full one is older than ``full_every`` (the beacon cannot see a scope
+        that shrank); otherwise only the beacon (a few dozen bytes). None when nothing was
+        needed."""
+        last = self.store.get("last_sync_at")
+        overdue = last is None or (now or datetime.now(UTC)) - datetime.fromisoformat(last) >= full_every
+        if overdue or self.store.pending_count() or self.uploads.jobs(UPLOAD_PENDING):
+            return await self.sync(page_size)
+        news = await self.news()
+        # No answer (the link dropped): a full sync now would most likely drop too, and
+        # there is nothing to send; wait for the next round.
+        return await self.sync(page_size) if news else None
+
+    async def news(self) -> bool | None:
+        """Ask the beacon whether the scope changed since the stored cursor: True (or it
+        cannot tell from here: no full sync yet, no beacon, unknown beacon), False for a
+        204, None when the link gave no answer."""
+        base, beacon, cursor = self.store.get("server_url"), self.store.get("beacon"), self.store.get("cursor")
+        if not base or not beacon or not cursor or self.revoked:
+            return True
+        origin = base.removesuffix(API_PREFIX)
+        async with self._client() as client:
+            request = client.build_request("GET", f"{origin}/b/{beacon}/{cursor.partition('.')[0]}")
+            # Only Host is needed; every other default header would be paid for 288 times a day.
+            for name in list(request.headers):
+                if name.lower() != "host":
+                    del request.headers[name]
+            try:
+                response = await client.send(request)
+            except httpx.TransportError:
+                return None
+        return response.status_code != 204
+
+    async def _repair_drift(self, client: httpx.AsyncClient, base: str, token: str, summary: SyncSummary) -> None:
+        """The scope digest differs: drop the cases no longer in scope and fetch the ones
+        missing, instead of pulling everything again (docs/sync-protocol.md, Integrity)."""
+        device_id = uuid.UUID(str(self.device_id))
+
+        def request(**extra: Any) -> SyncRequest:
+            return SyncRequest(
+                protocol=PROTOCOL_VERSION,
+                app_version=APP_VERSION,
+                device_id=device_id,
+                cursor=self.store.get("cursor"),
+                page_size=1,
+                **extra,
+            )
+
+        response = await self._post(client, f"{base}/sync", token, request(want_scope_ids=True), summary)
+        raise_for_problem(response, on_revoked=self._mark_revoked)
+        answer = SyncResponse.model_validate_json(response.content)
+        self.store.store_answer(answer)
+        in_scope = {uuid.UUID(hex=value) for value in answer.scope_ids or []}
+        held = set(self.store.case_ids())
+        self.store.delete_cases(held - in_scope)
+        missing = sorted(in_scope - held)
+        for start in range(0, len(missing), MAX_PAGE):
+            response = await self._post(
+                client, f"{base}/sync", token, request(refetch=missing[start : start + MAX_PAGE]), summary
+            )
+            raise_for_problem(response, on_revoked=self._mark_revoked)
+            answer = SyncResponse.model_validate_json(response.content)
+            self.store.store_answer(answer)
+            self.store.store_snapshots(answer.refetched)
 
     async def _post(
         self, client: httpx.AsyncClient, url: str, token: str, request: SyncRequest, summary: SyncSummary

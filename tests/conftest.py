@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -108,8 +109,10 @@ PEOPLE = {
 }
 
 
-def make_settings(url: str) -> Settings:
-    return Settings(database_url=url, data_key=TEST_KEY, token_ttl_hours=720)
+def make_settings(url: str, files_dir: Path | None = None) -> Settings:
+    # Attachments land beside the test database, never in the checkout's var/.
+    files_dir = files_dir or Path(tempfile.mkdtemp(prefix="fengqiao-files-"))
+    return Settings(database_url=url, data_key=TEST_KEY, token_ttl_hours=720, files_dir=files_dir)
 
 
 async def seed_world(context: ServiceContext) -> World:
@@ -165,7 +168,10 @@ async def backend(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -
     await asyncio.to_thread(upgrade, url)
     database = Database(create_engine(url, pool_size=5))
     context = ServiceContext(
-        settings=make_settings(url), db=database, clock=FixedClock(T0), cipher=FieldCipher.from_setting(TEST_KEY)
+        settings=make_settings(url, tmp_path_factory.mktemp("files")),
+        db=database,
+        clock=FixedClock(T0),
+        cipher=FieldCipher.from_setting(TEST_KEY),
     )
     world = await seed_world(context)
     try:
@@ -198,8 +204,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(backend: Backend) -> Settings:
-    return make_settings(backend.url)
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return make_settings(backend.url, tmp_path / "files")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

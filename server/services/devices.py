@@ -19,8 +19,8 @@ from sync.tables import Device
 
 # Roles that may revoke the devices of the users below them ("the user's leader").
 DEVICE_SUPERVISORS = frozenset({Role.VILLAGE_LEADER, Role.TOWN_OFFICER, Role.COUNTY_OFFICER, Role.ADMIN})
-# 96 bits: 16 characters on the wire, unguessable in practice.
-BEACON_BYTES = 12
+# 72 bits: 12 characters on the wire (each byte is paid 288 times a day), still unguessable.
+BEACON_BYTES = 9
 
 
 @dataclass(frozen=True)

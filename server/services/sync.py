@@ -28,6 +28,7 @@ from server.services.cases import CaseService
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.devices import DeviceCaller
+from sync.attachments import Blob
 from sync.protocol import (
     MAX_CHANGE_SEQ,
     MIN_PROTOCOL_VERSION,
@@ -166,10 +167,21 @@ class SyncService:
         attachments_of: dict[uuid.UUID, list[CaseAttachment]] = defaultdict(list)
         for attachment in attachments:
             attachments_of[attachment.case_id].append(attachment)
-        return [
+        snapshots = [
             case_snapshot(row, parties_of[row.id], events_of[row.id], attachments_of[row.id], self.context)
             for row in rows
         ]
+        # Whether each cited file's bytes are on the server yet (records never wait for them).
+        hashes = {attachment.sha256 for attachment in attachments}
+        held = (
+            set((await session.exec(select(Blob.sha256).where(col(Blob.sha256).in_(hashes)))).all())
+            if hashes
+            else set()
+        )
+        for snapshot in snapshots:
+            for item in snapshot["att"]:
+                item["ok"] = item["h"] in held
+        return snapshots
 
     async def _scope_ids(self, session: AsyncSession, caller: DeviceCaller) -> list[uuid.UUID]:
         result = await session.exec(select(Case.id).where(self.cases.scope_clause(caller.principal)))

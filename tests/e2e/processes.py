@@ -6,6 +6,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,25 +29,36 @@ def run(args: list[str], env: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
-    """A `fengqiao serve` process; yields the API base URL once /health answers."""
+def serving(env: dict[str, str], log: Path | None = None) -> Iterator[str]:
+    """A `fengqiao serve` process; yields the API base URL once /health answers.
+
+    Its output goes to a file (``log``, or a temporary one): an unread pipe fills after
+    64 KiB of access log and stalls the server."""
     port = free_port()
-    process = subprocess.Popen(
-        [FENGQIAO, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
     base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
+    with contextlib.ExitStack() as stack:
+        if log is None:
+            log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "server.log"
+        output = stack.enter_context(log.open("w"))
+        process = subprocess.Popen(
+            [FENGQIAO, "serve", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "server did not come up in 30 s"
+                time.sleep(0.2)
+            yield base
+        finally:
+            process.terminate()
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "server did not come up in 30 s"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

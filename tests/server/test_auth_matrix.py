@@ -21,6 +21,7 @@ from grid.cases import Case
 from grid.people import User
 from server.app import create_app
 from server.settings import Settings
+from sync.attachments import encode_upload_metadata
 from tests.conftest import PEOPLE, TEST_KEY, TEST_PASSWORD, World
 from tests.factories import case_payload, id_number
 
@@ -369,6 +370,66 @@ async def idle_beacon(env: Env, caller: str, scope: str) -> Call:
     return Call("GET", f"http://testserver.local/b/{beacon}/{10**12}")
 
 
+def tus_headers(env: Env, caller: str, **more: str) -> dict[str, str]:
+    login = env.world.auth(caller) if caller != ANONYMOUS else {}
+    return {"Tus-Resumable": "1.0.0", **login, **more}
+
+
+def unsent_file_metadata() -> str:
+    return encode_upload_metadata({"sha256": uuid.uuid4().hex * 2, "filetype": "image/jpeg"})
+
+
+async def create_upload(env: Env, caller: str, scope: str) -> Call:
+    headers = tus_headers(env, caller, **{"Upload-Length": "1000", "Upload-Metadata": unsent_file_metadata()})
+    return Call("POST", "/files", headers=headers)
+
+
+def on_upload(method: str) -> Builder:
+    """An upload begun by the caller ("in") or by someone else ("out"), then touched by the caller."""
+
+    async def build(env: Env, caller: str, scope: str) -> Call:
+        owner = "grid_worker" if caller == ANONYMOUS else caller if scope == "in" else env.user(caller, "out")
+        headers = tus_headers(env, owner, **{"Upload-Length": "1000", "Upload-Metadata": unsent_file_metadata()})
+        created = await env.client.post("/files", headers=headers)
+        assert created.status_code == 201, created.text
+        upload = created.headers["location"].rsplit("/", 1)[-1]
+        probe = {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"} if method == "PATCH" else {}
+        return Call(method, f"/files/{upload}", headers=tus_headers(env, caller, **probe))
+
+    return build
+
+
+def owner_only(ok: int) -> Expectation:
+    def expect(caller: str, scope: str) -> Outcome:
+        if caller == ANONYMOUS:
+            return UNAUTHENTICATED
+        return Outcome(ok) if scope == "in" else Outcome(404, "upload.not_found")
+
+    return expect
+
+
+async def download_cited_file(env: Env, caller: str, scope: str) -> Call:
+    """A file cited by a case at the caller's place (or just outside it); its bytes were never sent."""
+    case_id, _ = await env.case_for(caller, scope)
+    code = env.place(caller, scope)
+    registrar = "other_county" if code.startswith(env.world.other_county[:6]) else "admin"
+    device_id, token = await enroll_device(env, registrar)
+    content = uuid.uuid4().hex * 2
+    data = {"id": str(uuid.uuid4()), "sha256": content, "size": 1000, "type": "image/jpeg", "name": "矩阵照片.jpg"}
+    outbox = [{"seq": 1, "id": str(uuid.uuid4()), "type": "attach_file", "case_id": case_id, "data": data}]
+    body = {"protocol": 1, "app_version": "test", "device_id": device_id, "outbox": outbox}
+    answer = await env.client.post("/sync", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert answer.json()["results"][0]["status"] == "applied", answer.text
+    return Call("GET", f"/files/{content}")
+
+
+def cited_file(caller: str, scope: str) -> Outcome:
+    # In scope the caller learns the file has not arrived yet; outside, nothing at all.
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    return Outcome(404, "file.not_uploaded") if scope == "in" else OUT_OF_SCOPE
+
+
 def device_sync(caller: str, scope: str) -> Outcome:
     if caller == ANONYMOUS:
         return UNAUTHENTICATED
@@ -464,6 +525,11 @@ ENDPOINTS: list[Endpoint] = [
         review_sync_mutation,
         role_first(EVERYONE - GRID_WORKERS, 200),
     ),
+    # attachment files (tus); HEAD and OPTIONS are not listed here (see served_endpoints)
+    Endpoint("POST", "/api/v1/files", create_upload, signed_in(201), scoped=False),
+    Endpoint("PATCH", "/api/v1/files/{key:str}", on_upload("PATCH"), owner_only(204)),
+    Endpoint("DELETE", "/api/v1/files/{key:str}", on_upload("DELETE"), owner_only(204)),
+    Endpoint("GET", "/api/v1/files/{key:str}", download_cited_file, cited_file),
 ]
 
 

@@ -362,3 +362,13 @@ async def test_the_beacon_tells_an_idle_device_whether_its_scope_changed(client,
     for unknown in (beacon, "not-a-beacon"):
         answer = await client.get(f"{root}/b/{unknown}/{after}")
         assert (answer.status_code, answer.json()["code"]) == (404, "sync.beacon_unknown")
+
+
+async def test_a_sync_answer_says_how_long_the_server_worked_on_it(client, world):
+    device_id, auth = await enroll(client, world, "grid_worker")
+    answer = await client.post(
+        "/sync", json=body(device_id, [create(1, str(uuid.uuid4()), world.grid_a)]), headers=auth
+    )
+    name, _, duration = answer.headers["server-timing"].partition(";dur=")
+    assert name == "app" and float(duration) > 0
+    assert "server-timing" not in (await client.get("/health")).headers

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -242,3 +243,39 @@ def test_the_device_commands_work_on_a_fresh_store_without_a_server(tmp_path):
     assert "待同步 1 条" in captured.stdout
     synced = fengqiao_device("sync", "--store", store, env=env)
     assert synced.returncode == 2 and "sync.not_enrolled" in synced.stderr
+
+
+async def test_should_only_ask_the_beacon_when_it_has_nothing_to_send(phone, world, client):
+    await enrolled(phone)
+    phone.capture_case(new_case(world))
+    assert (await phone.sync_if_needed()).applied == 1
+    requests = phone.transport_spy.requests
+
+    assert await phone.sync_if_needed() is None
+    assert phone.transport_spy.requests == requests + 1  # the beacon alone
+    # No signal: the beacon gets no answer, and no full sync is attempted behind it.
+    phone.transport_spy.offline = True
+    assert await phone.sync_if_needed() is None
+    phone.transport_spy.offline = False
+    # Long quiet: a full sync anyway, since the beacon cannot see a scope that shrank.
+    later = datetime.now(UTC) + timedelta(hours=7)
+    assert (await phone.sync_if_needed(now=later)) is not None
+
+    await client.post("/cases", json=new_case(world), headers=world.auth("leader"))
+    summary = await phone.sync_if_needed()
+    assert summary is not None and summary.changes == 1
+
+
+async def test_should_drop_the_cases_that_left_its_scope_and_keep_the_rest(phone, world, db):
+    await enrolled(phone)
+    case_ids = [phone.capture_case(new_case(world)) for _ in range(3)]
+    await phone.sync()
+    # Someone else's case, once in scope, is gone from it (as after a boundary change).
+    stranger = str(uuid.uuid4())
+    phone.store.store_snapshots([{**phone.store.case(case_ids[0]), "id": stranger}])
+
+    summary = await phone.sync()
+
+    assert summary.drift_repaired and not summary.drifted
+    assert sorted(str(i) for i in phone.store.case_ids()) == sorted(case_ids)
+    assert summary.requests <= 3  # the check, the ids in scope, and nothing to refetch
