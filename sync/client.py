@@ -446,14 +446,7 @@ class Device:
         async with self._client() as client:
             while True:
                 outbox = self.store.pending(MAX_OUTBOX)
-                request = SyncRequest(
-                    protocol=PROTOCOL_VERSION,
-                    app_version=APP_VERSION,
-                    device_id=uuid.UUID(self.device_id),
-                    cursor=self.store.get("cursor"),
-                    page_size=page_size,
-                    outbox=outbox,
-                )
+                request = self._request(page_size, outbox=outbox)
                 response = await self._post(client, f"{base}/sync", token, request, summary)
                 if response.status_code != 200:
                     problem = problem_of(response)
@@ -541,34 +534,33 @@ class Device:
     async def _repair_drift(self, client: httpx.AsyncClient, base: str, token: str, summary: SyncSummary) -> None:
         """The scope digest differs: drop the cases no longer in scope and fetch the ones
         missing, instead of pulling everything again (docs/sync-protocol.md, Integrity)."""
-        device_id = uuid.UUID(str(self.device_id))
 
-        def request(**extra: Any) -> SyncRequest:
-            return SyncRequest(
-                protocol=PROTOCOL_VERSION,
-                app_version=APP_VERSION,
-                device_id=device_id,
-                cursor=self.store.get("cursor"),
-                page_size=1,
-                **extra,
-            )
+        async def exchange(**extra: Any) -> SyncResponse:
+            request = self._request(page_size=1, **extra)
+            response = await self._post(client, f"{base}/sync", token, request, summary)
+            raise_for_problem(response, on_revoked=self._mark_revoked)
+            answer = SyncResponse.model_validate_json(response.content)
+            self.store.store_answer(answer)
+            return answer
 
-        response = await self._post(client, f"{base}/sync", token, request(want_scope_ids=True), summary)
-        raise_for_problem(response, on_revoked=self._mark_revoked)
-        answer = SyncResponse.model_validate_json(response.content)
-        self.store.store_answer(answer)
+        answer = await exchange(want_scope_ids=True)
         in_scope = {uuid.UUID(hex=value) for value in answer.scope_ids or []}
         held = set(self.store.case_ids())
         self.store.delete_cases(held - in_scope)
         missing = sorted(in_scope - held)
         for start in range(0, len(missing), MAX_PAGE):
-            response = await self._post(
-                client, f"{base}/sync", token, request(refetch=missing[start : start + MAX_PAGE]), summary
-            )
-            raise_for_problem(response, on_revoked=self._mark_revoked)
-            answer = SyncResponse.model_validate_json(response.content)
-            self.store.store_answer(answer)
+            answer = await exchange(refetch=missing[start : start + MAX_PAGE])
             self.store.store_snapshots(answer.refetched)
+
+    def _request(self, page_size: int, **extra: Any) -> SyncRequest:
+        return SyncRequest(
+            protocol=PROTOCOL_VERSION,
+            app_version=APP_VERSION,
+            device_id=uuid.UUID(str(self.device_id)),
+            cursor=self.store.get("cursor"),
+            page_size=page_size,
+            **extra,
+        )
 
     async def _post(
         self, client: httpx.AsyncClient, url: str, token: str, request: SyncRequest, summary: SyncSummary

@@ -73,19 +73,23 @@ class SyncReviewService:
             return or_(readable_case, own_device)
         return or_(readable_case, own_device, in_subtree(col(User.node_path), principal.node_path))
 
+    def _visible_items(self, principal: Principal):
+        """Mutations this principal may see, with their device, sender and review if any."""
+        return (
+            select(SyncMutation, Device, User, SyncReview)
+            .join(Device, col(Device.id) == col(SyncMutation.device_id))
+            .join(User, col(User.id) == col(Device.user_id))
+            .outerjoin(
+                SyncReview,
+                (col(SyncReview.device_id) == col(SyncMutation.device_id))
+                & (col(SyncReview.seq) == col(SyncMutation.seq)),
+            )
+            .where(self._visible(principal))
+        )
+
     async def list(self, principal: Principal, filters: ReviewFilters, limit: int) -> list[ReviewItem]:
         async with self.context.db.read() as session:
-            statement = (
-                select(SyncMutation, Device, User, SyncReview)
-                .join(Device, col(Device.id) == col(SyncMutation.device_id))
-                .join(User, col(User.id) == col(Device.user_id))
-                .outerjoin(
-                    SyncReview,
-                    (col(SyncReview.device_id) == col(SyncMutation.device_id))
-                    & (col(SyncReview.seq) == col(SyncMutation.seq)),
-                )
-                .where(col(SyncMutation.status).in_(filters.status), self._visible(principal))
-            )
+            statement = self._visible_items(principal).where(col(SyncMutation.status).in_(filters.status))
             if filters.open_only:
                 statement = statement.where(col(SyncReview.seq).is_(None))
             if filters.case_id is not None:
@@ -94,7 +98,7 @@ class SyncReviewService:
                 statement = statement.where(col(SyncMutation.device_id) == filters.device_id)
             statement = statement.order_by(col(SyncMutation.received_at), col(SyncMutation.seq)).limit(limit)
             rows = (await session.exec(statement)).all()
-            return [ReviewItem(mutation, device, sender, review) for mutation, device, sender, review in rows]
+            return [ReviewItem(*row) for row in rows]
 
     async def review(
         self, principal: Principal, device_id: uuid.UUID, seq: int, decision: Decision, note: str
@@ -131,17 +135,11 @@ class SyncReviewService:
     async def _visible_item(
         self, session: AsyncSession, principal: Principal, device_id: uuid.UUID, seq: int
     ) -> ReviewItem:
-        statement = (
-            select(SyncMutation, Device, User)
-            .join(Device, col(Device.id) == col(SyncMutation.device_id))
-            .join(User, col(User.id) == col(Device.user_id))
-            .where(SyncMutation.device_id == device_id, SyncMutation.seq == seq, self._visible(principal))
-        )
+        statement = self._visible_items(principal).where(SyncMutation.device_id == device_id, SyncMutation.seq == seq)
         row = (await session.exec(statement)).first()
         if row is None:
             raise ServiceError("该变更不存在或不在您的管辖范围内", code="auth.out_of_scope")
-        mutation, device, sender = row
-        return ReviewItem(mutation, device, sender, await session.get(SyncReview, (device_id, seq)))
+        return ReviewItem(*row)
 
     async def _apply_held_fields(self, session: AsyncSession, principal: Principal, mutation: SyncMutation) -> int:
         """The device's values of the held fields, as an edit by the reviewer on the
