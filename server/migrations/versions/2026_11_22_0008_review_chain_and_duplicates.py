@@ -1,4 +1,4 @@
-"""grid sweep reports
+"""review chain and duplicates
 
 Revision ID: 0008
 Revises: 0007

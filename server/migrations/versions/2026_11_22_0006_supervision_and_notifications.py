@@ -1,14 +1,14 @@
-"""escalation sweeps, supervision and notifications
+"""supervision and notifications
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-22 12:00:00
 """
 
 from collections.abc import Sequence
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

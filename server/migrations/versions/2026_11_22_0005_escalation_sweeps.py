@@ -1,14 +1,14 @@
-"""review chain and duplicates
+"""escalation sweeps
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-22 12:00:00
 """
 
 from collections.abc import Sequence
 
-revision: str = '0007'
-down_revision: str | None = '0006'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
