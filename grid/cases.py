@@ -95,6 +95,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_file_region_path_registered", "region_path", "registered_at", "id"),
         Index("ix_case_file_status_registered", "status", "registered_at", "id"),
         Index("ix_case_file_next_deadline", "next_deadline_at"),
+        Index("ix_case_file_next_check", "next_check_at", "id"),
         Index("ix_case_file_registered", "registered_at", "id"),
     )
 
@@ -132,6 +133,10 @@ class Case(SQLModel, table=True):
     next_deadline_kind: str | None = Field(default=None, max_length=40)
     next_deadline_started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     deadline_provisional: bool = False
+    # When the escalation engine next has something to do for this case
+    # (grid.escalation.next_check_at); the sweeper reads only rows with next_check_at <= now.
+    # None: nothing can happen until a person changes the case.
+    next_check_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
     created_by: uuid.UUID = Field(foreign_key="app_user.id", index=True)
     assigned_to: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", index=True)
@@ -174,6 +179,9 @@ class Party(SQLModel, table=True):
     phone_kind: str | None = Field(default=None, max_length=10)
     phone_masked: str | None = Field(default=None, max_length=24)
     phone_cipher: str | None = Field(default=None, sa_column=Column(Text))
+    # Keyed hash of the normalised number: with the name, "same person" for the many
+    # villagers without an ID number at hand (grid/repeats.py).
+    phone_index: str | None = Field(default=None, max_length=64, index=True)
     address_masked: str | None = Field(default=None, max_length=200)
     address_cipher: str | None = Field(default=None, sa_column=Column(Text))
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grid import deadlines
-from grid.calendar import StatutoryCalendar
+from grid.calendar import StatutoryCalendar, local_date
 from grid.cases import HandlingLevel, Kind
 from grid.errors import DomainError, InvalidInput, Issue
 
@@ -73,6 +73,7 @@ class Action(StrEnum):
     ROUTE = "route"
     RETURN_MISROUTED = "return_misrouted"
     ESCALATE = "escalate"
+    REFER_DOWN = "refer_down"
     START_MEDIATION = "start_mediation"
     REFUSE_MEDIATION = "refuse_mediation"
     RECORD_SESSION = "record_session"
@@ -104,6 +105,7 @@ ACTION_NAMES_ZH = {
     Action.ROUTE: "分流转送",
     Action.RETURN_MISROUTED: "退回（转送有误）",
     Action.ESCALATE: "上报",
+    Action.REFER_DOWN: "交由下级办理",
     Action.START_MEDIATION: "开始调解",
     Action.REFUSE_MEDIATION: "当事人拒绝或要求终止调解",
     Action.RECORD_SESSION: "调解记录",
@@ -181,6 +183,31 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class ReviewHolder:
+    """The organ that holds a 复查 or 复核 (Art. 35, 36), as routed when it was asked for.
+
+    Decided by ``grid.review_chain.route`` from the organ whose decision is contested, the
+    case's places and the county policy; the lifecycle only records it.
+    """
+
+    stage: Literal["review", "rereview"]
+    organ: str  # its name (the policy's [dissatisfaction] table, or the law's default)
+    organ_level: str  # the organ's own level: township, county, city or province
+    # The level of this deployment that keeps the file and records the organ's acts: the
+    # organ's level, or the county for an organ above it.
+    level: HandlingLevel
+    node_code: str | None  # the region whose officers act on it
+    node_name: str | None
+    contested_level: str  # whose decision is contested: village, township, county or city
+    rule: str  # the policy rule that named the organ, or law.review / law.rereview
+    summary_zh: str  # where it went and why, for the timeline
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ReviewHolder:
+        return cls(**{**raw, "level": HandlingLevel(raw["level"])})
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     """Everything the lifecycle rules need to know about one case."""
 
@@ -198,6 +225,9 @@ class CaseFacts:
     handling_started_at: datetime | None = None
     extension_days: int | None = None
     extension_approved_by: str | None = None
+    # The reason told to the petitioner (延期告知书) and when the head approved it.
+    extension_reason: str | None = None
+    extension_approved_at: datetime | None = None
     mediation_started_at: datetime | None = None
     agreement_form: Literal["oral", "written"] | None = None
     agreement_reached_at: datetime | None = None
@@ -225,6 +255,10 @@ class CaseFacts:
     # escalation sets it to the instant the rule fired, not when a sweep applied it
     # (grid/escalation.py).
     level_entered_at: datetime | None = None
+    # Who holds the 复查 / 复核 (None in facts stored before it was kept, or when the
+    # caller routed none: then the case only moved one level up).
+    review_holder: ReviewHolder | None = None
+    rereview_holder: ReviewHolder | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -249,6 +283,9 @@ class CaseFacts:
             )
             for item in values.get("escalations") or ()
         )
+        for name in ("review_holder", "rereview_holder"):
+            if values.get(name) is not None:
+                values[name] = ReviewHolder.from_json(values[name])
         return cls(**values)
 
 
@@ -289,6 +326,9 @@ class Command:
     # Filled by the caller for ACCEPT when the case has no number yet: the number is a
     # database counter, drawn in the same transaction.
     assigned_number: str | None = None
+    # Filled by the caller for REQUEST_REVIEW / REQUEST_REREVIEW (grid.review_chain.route):
+    # the organ depends on the places and the county policy, which the lifecycle does not know.
+    review_holder: ReviewHolder | None = None
 
 
 @dataclass(frozen=True)
@@ -409,6 +449,17 @@ class HearingPayload(_Payload):
     days: int = Field(ge=1, le=365)
 
 
+class RequestReviewPayload(_Payload):
+    # A request that came by letter is on time when the organ received it within the
+    # window, however late an officer records it.
+    received_at: datetime | None = Field(default=None, description="机关收到复查（复核）申请的时间，默认为录入时")
+
+
+class ReferDownPayload(_Payload):
+    to_level: HandlingLevel
+    organ: str = Field(default="", max_length=100, description="接收的下级机关或组织")
+
+
 class VisitPayload(_Payload):
     summary: str = Field(min_length=1, max_length=5000)
     risk: Literal["low", "medium", "high"] | None = None
@@ -429,6 +480,7 @@ PAYLOADS: dict[Action, type[_Payload]] = {
     Action.ROUTE: RoutePayload,
     Action.RETURN_MISROUTED: NoPayload,
     Action.ESCALATE: EscalatePayload,
+    Action.REFER_DOWN: ReferDownPayload,
     Action.START_MEDIATION: StartMediationPayload,
     Action.REFUSE_MEDIATION: RefuseMediationPayload,
     Action.RECORD_SESSION: SessionPayload,
@@ -443,9 +495,9 @@ PAYLOADS: dict[Action, type[_Payload]] = {
     Action.EXTEND: ExtendPayload,
     Action.REPLY: ReplyPayload,
     Action.EVALUATE: EvaluatePayload,
-    Action.REQUEST_REVIEW: NoPayload,
+    Action.REQUEST_REVIEW: RequestReviewPayload,
     Action.DECIDE_REVIEW: ReplyPayload,
-    Action.REQUEST_REREVIEW: NoPayload,
+    Action.REQUEST_REREVIEW: RequestReviewPayload,
     Action.RECORD_HEARING: HearingPayload,
     Action.DECIDE_REREVIEW: ReplyPayload,
     Action.RECORD_VISIT: VisitPayload,
@@ -460,6 +512,7 @@ REASON_REQUIRED = frozenset(
         Action.DECLINE,
         Action.RETURN_MISROUTED,
         Action.ESCALATE,
+        Action.REFER_DOWN,
         Action.REFUSE_MEDIATION,
         Action.FAIL_MEDIATION,
         Action.EXTEND,
@@ -474,6 +527,9 @@ ALLOWED_FROM: dict[Action, frozenset[Status]] = {
     Action.DECLINE: frozenset({Status.REGISTERED}),
     Action.ROUTE: frozenset({Status.ACCEPTED}),
     Action.RETURN_MISROUTED: frozenset({Status.ROUTED_OUT}),
+    # 交办: a petition received above the level that should handle it is handed down
+    # before anyone accepts it (Art. 20 ¶1, 22).
+    Action.REFER_DOWN: frozenset({Status.REGISTERED}),
     Action.ESCALATE: frozenset(
         {
             Status.REGISTERED,
@@ -722,6 +778,17 @@ def _escalate(facts, payload: EscalatePayload, command, now, calendar):
     return new, {"from_level": facts.level.value, "to_level": target.value, "rule": payload.rule}
 
 
+@_handles(Action.REFER_DOWN)
+def _refer_down(facts, payload: ReferDownPayload, command, now, calendar):
+    order = list(HandlingLevel)
+    if order.index(payload.to_level) >= order.index(facts.level):
+        raise _refuse("只能交由下级办理", "case.invalid_referral_target")
+    # Still registered: the lower level accepts or declines it, and the notice clock keeps
+    # counting from the original receipt (Art. 22).
+    new = replace(facts, level=payload.to_level, level_entered_at=now)
+    return new, {"from_level": facts.level.value, "to_level": payload.to_level.value, "organ": payload.organ}
+
+
 def _mediation_allowed(facts: CaseFacts) -> None:
     if facts.involves_litigation:
         raise _refuse("涉法涉诉事项不适用人民调解", "case.mediation_not_applicable")
@@ -886,7 +953,13 @@ def _extend(facts, payload: ExtendPayload, command, now, calendar):
     if current.is_overdue(now):
         raise _refuse("办理期限已届满，不能再延期", "case.window_closed")
     due = deadlines.handling_due(calendar, facts.accepted_at, payload.days)
-    new = replace(facts, extension_days=payload.days, extension_approved_by=payload.approved_by)
+    new = replace(
+        facts,
+        extension_days=payload.days,
+        extension_approved_by=payload.approved_by,
+        extension_reason=(command.reason or "").strip() or None,
+        extension_approved_at=now,
+    )
     return new, {
         "days": payload.days,
         "approved_by": payload.approved_by,
@@ -926,25 +999,107 @@ def _evaluate(facts, payload: EvaluatePayload, command, now, calendar):
     return replace(facts, evaluation=payload.evaluation), {"evaluation": payload.evaluation.value}
 
 
-def _one_level_up(facts: CaseFacts, now: datetime) -> dict[str, Any]:
-    # 复查/复核 go to the next-higher organ by law; above the county that organ is outside
-    # this deployment and the county keeps the file.
-    level = facts.level.above() or facts.level
-    return {"level": level, "level_entered_at": now if level is not facts.level else facts.level_entered_at}
+@dataclass(frozen=True)
+class _ReviewRequest:
+    stage: Literal["review", "rereview"]
+    name_zh: str
+    contested_zh: str
+    article: str
+    window: str  # the ClockKind of the petitioner's window
+
+
+_REVIEW_REQUESTS = {
+    Action.REQUEST_REVIEW: _ReviewRequest("review", "复查", "信访处理意见", "第三十五条", "review_request"),
+    Action.REQUEST_REREVIEW: _ReviewRequest("rereview", "复核", "复查意见", "第三十六条", "rereview_request"),
+}
+
+
+def _review_received_at(payload: RequestReviewPayload, delivered_at: datetime, now: datetime) -> datetime:
+    received_at = payload.received_at or now
+    if received_at.tzinfo is None:
+        raise InvalidInput([Issue("data.received_at", "datetime.naive", "收到申请的时间须带时区")])
+    if received_at > now:
+        raise InvalidInput([Issue("data.received_at", "datetime.future", "收到申请的时间不能晚于当前时间")])
+    if received_at < delivered_at:
+        message = "收到申请的时间不能早于意见送达的时间"
+        raise InvalidInput([Issue("data.received_at", "datetime.before_delivery", message)])
+    return received_at
+
+
+def _request_review_stage(
+    facts: CaseFacts,
+    payload: RequestReviewPayload,
+    command: Command,
+    now: datetime,
+    request: _ReviewRequest,
+    delivered_at: datetime,
+    window: deadlines.Due,
+) -> tuple[dict[str, Any], dict[str, Any], datetime]:
+    """What a 复查 or 复核 request changes: its window checked, the case moved to the organ."""
+    received_at = _review_received_at(payload, delivered_at, now)
+    if window.is_overdue(received_at):
+        raise DomainError(
+            f"{request.name_zh}申请已超过法定期限：{request.contested_zh}于{local_date(delivered_at).isoformat()}送达，"
+            f"应自收到之日起三十日内提出（截止{window.last_day.isoformat()}），"
+            f"本申请于{local_date(received_at).isoformat()}收到（《信访工作条例》{request.article}）",
+            code="case.window_closed",
+            data={
+                "window": request.window,
+                "delivered_on": local_date(delivered_at).isoformat(),
+                "last_day": window.last_day.isoformat(),
+                "received_on": local_date(received_at).isoformat(),
+                "provisional": window.provisional,
+            },
+        )
+    holder = command.review_holder
+    order = list(HandlingLevel)
+    if holder is None:
+        # No routing given (facts-only callers): the next level up; above the county the
+        # organ is outside this deployment and the county keeps the file.
+        level = facts.level.above() or facts.level
+    elif holder.stage != request.stage or order.index(holder.level) < order.index(facts.level):
+        raise ValueError(f"a {holder.stage} holder at {holder.level} cannot take a {request.stage} of this case")
+    else:
+        level = holder.level
+    changes: dict[str, Any] = {
+        "level": level,
+        "level_entered_at": received_at if level is not facts.level else facts.level_entered_at,
+        f"{request.stage}_holder": holder,
+    }
+    data: dict[str, Any] = {"to_level": level.value}
+    if payload.received_at is not None:
+        data["received_at"] = received_at.isoformat()
+    if holder is not None:
+        data |= {
+            "organ": holder.organ,
+            "organ_level": holder.organ_level,
+            "node_code": holder.node_code,
+            "node_name": holder.node_name,
+            "contested_level": holder.contested_level,
+            "rule": holder.rule,
+            "request_last_day": window.last_day.isoformat(),
+        }
+    return changes, data, received_at
+
+
+def _routing_summary(holder: ReviewHolder | None, request: _ReviewRequest, due: deadlines.Due) -> dict[str, Any]:
+    if holder is None:
+        return {}
+    return {"summary_zh": f"{holder.summary_zh}；应于{due.last_day.isoformat()}前作出{request.name_zh}意见"}
 
 
 @_handles(Action.REQUEST_REVIEW)
-def _request_review(facts, payload, command, now, calendar):
+def _request_review(facts, payload: RequestReviewPayload, command, now, calendar):
     assert facts.reply_delivered_at is not None
+    request = _REVIEW_REQUESTS[Action.REQUEST_REVIEW]
     window = deadlines.review_request_window(calendar, facts.reply_delivered_at)
-    if window.is_overdue(now):
-        raise _refuse(
-            f"复查申请应在收到处理意见之日起三十日内提出（截止 {window.last_day.isoformat()}，第三十五条）",
-            "case.window_closed",
-        )
-    new = replace(facts, status=Status.REVIEW_REQUESTED, review_requested_at=now, **_one_level_up(facts, now))
-    due = deadlines.review_decision_due(calendar, now)
-    return new, {"to_level": new.level.value, "decision_last_day": due.last_day.isoformat()}
+    changes, data, received_at = _request_review_stage(
+        facts, payload, command, now, request, facts.reply_delivered_at, window
+    )
+    new = replace(facts, status=Status.REVIEW_REQUESTED, review_requested_at=received_at, **changes)
+    due = deadlines.review_decision_due(calendar, received_at)
+    data |= {"decision_last_day": due.last_day.isoformat()} | _routing_summary(new.review_holder, request, due)
+    return new, data
 
 
 @_handles(Action.DECIDE_REVIEW)
@@ -962,17 +1117,17 @@ def _decide_review(facts, payload: ReplyPayload, command, now, calendar):
 
 
 @_handles(Action.REQUEST_REREVIEW)
-def _request_rereview(facts, payload, command, now, calendar):
+def _request_rereview(facts, payload: RequestReviewPayload, command, now, calendar):
     assert facts.review_delivered_at is not None
+    request = _REVIEW_REQUESTS[Action.REQUEST_REREVIEW]
     window = deadlines.rereview_request_window(calendar, facts.review_delivered_at)
-    if window.is_overdue(now):
-        raise _refuse(
-            f"复核申请应在收到复查意见之日起三十日内提出（截止 {window.last_day.isoformat()}，第三十六条）",
-            "case.window_closed",
-        )
-    new = replace(facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=now, **_one_level_up(facts, now))
-    due = deadlines.rereview_decision_due(calendar, now)
-    return new, {"to_level": new.level.value, "decision_last_day": due.last_day.isoformat()}
+    changes, data, received_at = _request_review_stage(
+        facts, payload, command, now, request, facts.review_delivered_at, window
+    )
+    new = replace(facts, status=Status.REREVIEW_REQUESTED, rereview_requested_at=received_at, **changes)
+    due = deadlines.rereview_decision_due(calendar, received_at)
+    data |= {"decision_last_day": due.last_day.isoformat()} | _routing_summary(new.rereview_holder, request, due)
+    return new, data
 
 
 @_handles(Action.RECORD_HEARING)

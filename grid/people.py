@@ -86,6 +86,7 @@ _VILLAGE_DECISIONS = frozenset({"accept", "decline", "route", "return_misrouted"
 _ORGAN_DECISIONS = frozenset(
     {
         "start_handling",
+        "refer_down",
         "extend",
         "reply",
         "request_review",

@@ -24,6 +24,16 @@ from server.api.deps import (
 )
 from server.api.directory import CategoryController, RegionController, UserController
 from server.api.files import FileController
+from server.api.matters import MatterController, RepeatStatsController
+from server.api.oversight import (
+    AssignmentController,
+    ExtensionController,
+    InboxController,
+    OrganHeadController,
+    RecusalController,
+)
+from server.api.screening import ScreeningController
+from server.api.supervision import LeadController, NotificationController, SupervisionController
 from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
 from server.clock import Clock, SystemClock
@@ -31,8 +41,10 @@ from server.crypto import FieldCipher
 from server.db import Database, create_engine
 from server.errors import EXCEPTION_HANDLERS
 from server.gzip_request import GzipRequestMiddleware
+from server.scheduler import Scheduler
 from server.server_timing import ServerTimingMiddleware
 from server.services.context import ServiceContext
+from server.services.escalation import policy_in_force
 from server.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -61,9 +73,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             cipher=FieldCipher.from_setting(settings.resolved_data_key()),
         )
         await app.state.context.reload_calendar()
+        # A broken policy file stops the start here, naming its lines (policy.invalid).
+        policy_in_force(settings)
+        scheduler = Scheduler(app.state.context)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.shutdown()
             await db.dispose()
 
     api = Router(
@@ -80,6 +97,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             SyncController,
             SyncReviewController,
             FileController,
+            MatterController,
+            RepeatStatsController,
+            SupervisionController,
+            LeadController,
+            NotificationController,
+            ExtensionController,
+            RecusalController,
+            AssignmentController,
+            OrganHeadController,
+            InboxController,
+            ScreeningController,
         ],
         dependencies={
             "principal": Provide(provide_principal),

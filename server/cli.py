@@ -146,6 +146,62 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         print(f"  {login.username:<22} {login.role:<10} {login.place}")
 
 
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with its offset (a bare local time would be read in the machine's zone)."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"时间格式有误：{text}（应为 ISO 8601，如 2026-10-09T00:00:00+08:00）") from None
+    if at.tzinfo is None:
+        raise ValueError(f"时间须带时区：{text}（如 2026-10-09T00:00:00+08:00）")
+    return at
+
+
+def cmd_escalate(settings: Settings, args: argparse.Namespace) -> None:
+    from server.services.escalation import recheck_open_cases
+    from server.services.escalation_sweep import EscalationSweeper
+
+    async def work(context: ServiceContext):
+        if args.recheck:
+            marked = await recheck_open_cases(context)
+            print(f"已将 {marked} 件未办结案件标记为待重新检查（下次检查时按现行规则重算）")
+            return
+        now = args.at or context.clock.now()
+        sweeper = EscalationSweeper(context)
+        if args.apply:
+            # Entries dated after the real clock would put the timeline out of order.
+            if now > context.clock.now():
+                raise ValueError("不能按未来的时间执行（去掉 --apply 可预览）")
+            report = await sweeper.sweep(now)
+            print(f"已按 {now.isoformat()} 执行：{report.summary_zh()}")
+            for case_id, error in report.failed.items():
+                print(f"  案件 {case_id} 未能处理：{error}")
+            return
+        await print_preview(sweeper, now)
+
+    asyncio.run(with_context(settings, work))
+
+
+async def print_preview(sweeper, now: datetime) -> None:
+    from grid.escalation import describe
+    from server.services.escalation_sweep import DECISION_NAMES_ZH
+
+    print(f"按 {now.isoformat()} 预览（不作任何更改）：")
+    cases = decisions = 0
+    async for preview in sweeper.preview(now):
+        if not preview.decisions:
+            continue
+        cases += 1
+        decisions += len(preview.decisions)
+        print(f"案件 {preview.number or '（未编号）'} {preview.title}（{preview.case_id}）")
+        for decision in preview.decisions:
+            item = describe(decision)
+            recipients = f"（通知：{'、'.join(item['recipients'])}）" if item.get("recipients") else ""
+            kind = DECISION_NAMES_ZH[item["type"]]
+            print(f"  {item['at']} {kind} {item['rule_id']}：{item['reason_zh']}{recipients}")
+    print(f"共 {cases} 件案件有到期事项，{decisions} 项决定；未作任何更改（加 --apply 执行）")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -318,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--divisions", default=str(DEMO_DIVISIONS))
     demo.add_argument("--cases", type=int, default=300)
     demo.set_defaults(run=cmd_demo)
+
+    escalate = commands.add_parser("escalate", help="按上报规则检查到期案件：预览，或加 --apply 执行")
+    escalate.add_argument("--at", type=parse_instant, help="按此时间检查（ISO 8601，带时区；默认现在）")
+    escalate.add_argument("--apply", action="store_true", help="执行上报、预警、督办和通知（默认只预览）")
+    escalate.add_argument("--recheck", action="store_true", help="更换规则文件后：所有未办结案件下次检查时重算")
+    escalate.set_defaults(run=cmd_escalate)
 
     add_device_commands(commands)
     return parser

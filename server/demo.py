@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ from grid.people import Role, User
 from server.clock import FixedClock
 from server.principal import Principal
 from server.schemas.cases import CaseCreate, CaseFlags, Location, PartyCreate, TransitionRequest
+from server.schemas.oversight import ExtensionDecision, ExtensionRequestCreate
 from server.security import hash_password
 from server.services.cases import CaseService
 from server.services.categories import CategoryService
 from server.services.context import ServiceContext
+from server.services.extensions import ExtensionService
+from server.services.organs import OrganService
 from server.services.regions import RegionService
 from server.services.users import UserService, principal_of
 from server.settings import PROJECT_ROOT
@@ -127,6 +131,8 @@ class DemoPeople:
     village_leaders: dict[str, Principal]
     mediators: dict[str, Principal]
     grid_workers: dict[str, Principal]
+    # The designated head of each organ (township and county codes): approves extensions.
+    organ_heads: dict[str, Principal]
 
 
 @dataclass(frozen=True)
@@ -218,15 +224,28 @@ async def _seed_users(context, county, townships, places, rng, progress):
         if progress:
             progress("用户", index, len(places))
     first = places[0]
-    people = DemoPeople(county_officer, admin, town_officers, village_leaders, mediators, grid_workers)
+    organs = OrganService(context)
+    organ_heads: dict[str, Principal] = {}
+    for code, region in [(county.code, county), *townships.items()]:
+        role = Role.COUNTY_OFFICER if region.level == Level.COUNTY else Role.TOWN_OFFICER
+        head = await make(_head_username(region), role, region)
+        await organs.designate(None, code, head.user_id)
+        organ_heads[code] = head
+    people = DemoPeople(county_officer, admin, town_officers, village_leaders, mediators, grid_workers, organ_heads)
     return people, _logins(county, first.township, first.village, first.grids[0])
+
+
+def _head_username(region: Region) -> str:
+    return "county-head" if region.level == Level.COUNTY else f"head-{region.code[6:9]}"
 
 
 def _logins(county: Region, township: Region, village: Region, grid: Region) -> list[DemoLogin]:
     return [
         DemoLogin("admin", "系统管理员", county.name),
         DemoLogin("county", "县矛调中心干部", county.name),
+        DemoLogin(_head_username(county), "县级机关负责人（审批延期）", county.name),
         DemoLogin(f"town-{township.code[6:9]}", "乡镇综治中心干部", township.name),
+        DemoLogin(_head_username(township), "乡镇负责人（审批延期）", township.name),
         DemoLogin(f"leader-{village.code[6:]}", "村两委干部", village.name),
         DemoLogin(f"mediator-{village.code[6:]}", "村人民调解员", village.name),
         DemoLogin(f"grid-{grid.code[6:]}", "网格员", f"{village.name}{grid.name}"),
@@ -243,9 +262,16 @@ async def demo_logins(context: ServiceContext) -> list[DemoLogin]:
     return _logins(county, township, village, grid)
 
 
+class DemoStep(StrEnum):
+    """Steps that are not lifecycle commands but go through their own service."""
+
+    REQUEST_EXTENSION = "request_extension"
+    APPROVE_EXTENSION = "approve_extension"
+
+
 # Each scenario is the list of steps a case has gone through: (days after registration,
 # who acts, action, reason, data). The registration age decides the deadline light.
-Step = tuple[float, str, Action, str | None, dict[str, Any]]
+Step = tuple[float, str, Action | DemoStep, str | None, dict[str, Any]]
 
 REPLY = {
     "outcome": "support",
@@ -405,13 +431,15 @@ def _scenarios() -> dict[str, tuple[Kind, list[Step]]]:
                 escalate,
                 town_accept,
                 handling,
+                # Art. 34: the officer asks, the town's head approves (never the same person).
                 (
                     50,
                     "town",
-                    Action.EXTEND,
+                    DemoStep.REQUEST_EXTENSION,
                     "需协调县自然资源局重新测量，延长办理期限",
-                    {"days": 30, "approved_by": "镇长"},
+                    {"days": 30},
                 ),
+                (51, "head", DemoStep.APPROVE_EXTENSION, "同意延期三十日", {}),
             ],
         ),
         "replied": (Kind.CLAIM, [accept, escalate, town_accept, handling, (20, "town", Action.REPLY, None, REPLY)]),
@@ -500,6 +528,8 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
     scenarios = _scenarios()
     clock = FixedClock(now)
     service = CaseService(replace(context, clock=clock))
+    extensions = ExtensionService(replace(context, clock=clock))
+    pending_extensions: dict[int, uuid.UUID] = {}
     plans = []
     moments: list[tuple[datetime, int, int]] = []  # (when, case index, step index; -1 = intake)
     for index in range(case_count):
@@ -517,6 +547,7 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
             "mediator": people.mediators[place.village.code],
             "town": people.town_officers[place.township.code],
             "county": people.county_officer,
+            "head": people.organ_heads[place.township.code],
         }
         plans.append({"intake": _intake(kind, grid, rng, registered_at), "steps": steps, "actors": actors})
         moments.append((registered_at, index, -1))
@@ -536,15 +567,25 @@ async def _seed_cases(context, people: DemoPeople, places, rng, now, case_count,
         else:
             _, who, action, reason, data = plan["steps"][step_index]
             bundle = bundles[index]
-            party_ids = [str(party.id) for party in bundle.parties]
-            respondent = next((str(p.id) for p in bundle.parties if p.role == PartyRole.RESPONDENT.value), party_ids[0])
-            resolved = {
-                key: (party_ids if value == "*" else respondent if value == "respondent" else value)
-                for key, value in data.items()
-            }
-            await service.transition(
-                plan["actors"][who], bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved)
-            )
+            actor = plan["actors"][who]
+            if action is DemoStep.REQUEST_EXTENSION:
+                asked = await extensions.request(actor, bundle.case.id, ExtensionRequestCreate(reason=reason, **data))
+                pending_extensions[index] = asked.request.id
+            elif action is DemoStep.APPROVE_EXTENSION:
+                approval = ExtensionDecision(decision="approve", note=reason)
+                await extensions.decide(actor, bundle.case.id, pending_extensions.pop(index), approval)
+            else:
+                party_ids = [str(party.id) for party in bundle.parties]
+                respondent = next(
+                    (str(p.id) for p in bundle.parties if p.role == PartyRole.RESPONDENT.value), party_ids[0]
+                )
+                resolved = {
+                    key: (party_ids if value == "*" else respondent if value == "respondent" else value)
+                    for key, value in data.items()
+                }
+                await service.transition(
+                    actor, bundle.case.id, TransitionRequest(action=action, reason=reason, data=resolved)
+                )
         if progress:
             progress("案件办理记录", done, len(moments))
 

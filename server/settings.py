@@ -40,6 +40,22 @@ class Settings(BaseSettings):
     upload_expiry_hours: int = Field(default=7 * 24, ge=1)
     # A PATCH whose client sends nothing for this long is ended and its bytes kept.
     upload_idle_timeout_s: float = Field(default=60.0, gt=0)
+    # The county's escalation policy (docs/escalation-policy.md); None: the packaged
+    # default of 柞水县 (grid/policies/zhashui.toml). Read once per process.
+    escalation_policy_file: Path | None = None
+    # How often `fengqiao serve` sweeps for due escalations, lights and 督办; 0 turns the
+    # sweeper off (then run `fengqiao escalate --apply` from cron).
+    sweep_interval_seconds: float = Field(default=60.0, ge=0)
+    # Notifications (docs/supervision-and-notifications.md): POSTed as signed JSON to this
+    # URL; None keeps them in the outbox, readable in the app (GET /notifications).
+    notification_webhook_url: str | None = None
+    notification_webhook_secret: str | None = None
+    notification_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    notification_interval_seconds: float = Field(default=30.0, gt=0)
+    notification_batch_size: int = Field(default=100, ge=1, le=1000)
+    # How often the 排查 reminder job looks for reminders that have come (docs/screening.md);
+    # a reminder goes out within one interval of its instant. 0 turns it off.
+    screening_reminder_interval_seconds: float = Field(default=300.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -9,8 +9,13 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 # Importing the domain modules registers their tables on the shared metadata.
-from grid import cases, categories, hierarchy, people  # noqa: F401
+from grid import cases, categories, hierarchy, people, repeats, supervision  # noqa: F401
+from grid import extensions as grid_extensions  # noqa: F401
+from grid import organs as grid_organs  # noqa: F401
+from grid import recusals as grid_recusals  # noqa: F401
+from grid import screening as grid_screening  # noqa: F401
 from grid.storage_types import UTCDateTime
+from server import escalation_tables, outbox  # noqa: F401
 from sync import attachments as sync_attachments  # noqa: F401
 from sync import tables as sync_tables  # noqa: F401
 

@@ -34,6 +34,9 @@ class MutationType(StrEnum):
     TRANSITION = "transition"
     # The record of a file; its bytes are uploaded separately (tus) and never hold it up.
     ATTACH_FILE = "attach_file"
+    # A periodic 排查 report (a 零报告 when nothing was found); ``case_id`` carries the
+    # report's own id, as ``create_case`` carries the new case's.
+    FILE_SCREENING_REPORT = "file_screening_report"
 
 
 class ResultStatus(StrEnum):

@@ -38,6 +38,7 @@ from server.principal import Principal
 from server.security import hash_password
 from server.services.categories import CategoryService
 from server.services.context import ServiceContext
+from server.services.organs import OrganService
 from server.services.regions import RegionService
 from server.services.users import UserService, principal_of
 from server.settings import Settings
@@ -109,6 +110,10 @@ PEOPLE = {
 }
 
 
+# The people who head their organ in the seeded world.
+HEADS = ("town", "town_b", "county", "other_county")
+
+
 def make_settings(url: str, files_dir: Path | None = None) -> Settings:
     # Attachments land beside the test database, never in the checkout's var/.
     files_dir = files_dir or Path(tempfile.mkdtemp(prefix="fengqiao-files-"))
@@ -137,6 +142,10 @@ async def seed_world(context: ServiceContext) -> World:
         )
         world.principals[name] = principal_of(user)
         world.tokens[name] = (await users.login(name, TEST_PASSWORD)).token
+    # The one officer of each organ heads it (本行政机关负责人, grid/organs.py).
+    for name in HEADS:
+        principal = world.principals[name]
+        await OrganService(context).designate(None, principal.node_code, principal.user_id)
     for code in {
         getattr(world, attr)
         for attr in World.__dataclass_fields__

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from grid.calendar import StatutoryCalendar
 from grid.cases import Case, CaseEvent, Party
-from grid.deadlines import light
+from grid.deadlines import handling_due, light
+from grid.extensions import ENTRY_NAMES_ZH as EXTENSION_ENTRY_NAMES_ZH
 from grid.lifecycle import (
     ACTION_NAMES_ZH,
     CLOCK_NAMES_ZH,
@@ -18,6 +19,9 @@ from grid.lifecycle import (
     next_duty_clock,
 )
 from grid.people import READ_SCOPE_ACTIONS, ROLE_ACTIONS
+from grid.recusals import ASSIGNMENT_NAMES_ZH
+from grid.recusals import ENTRY_NAMES_ZH as RECUSAL_ENTRY_NAMES_ZH
+from grid.supervision import ENTRY_NAMES_ZH as SUPERVISION_ENTRY_NAMES_ZH
 from server.principal import Principal
 from server.schemas.cases import (
     CaseFlags,
@@ -29,6 +33,7 @@ from server.schemas.cases import (
     PartyRead,
     TimelineEntryRead,
 )
+from server.schemas.oversight import ExtensionGrantRead
 
 
 def deadline_of(facts: CaseFacts, calendar: StatutoryCalendar, now: datetime) -> DeadlineRead | None:
@@ -90,6 +95,24 @@ def party_read(party: Party) -> PartyRead:
     )
 
 
+OVERSIGHT_ENTRY_NAMES_ZH = {**EXTENSION_ENTRY_NAMES_ZH, **RECUSAL_ENTRY_NAMES_ZH, **ASSIGNMENT_NAMES_ZH}
+
+
+def extension_grant(facts: CaseFacts, calendar: StatutoryCalendar) -> ExtensionGrantRead | None:
+    """The approved extension (Art. 34) with what the 延期告知书 tells the petitioner."""
+    if facts.extension_days is None:
+        return None
+    due = handling_due(calendar, facts.accepted_at, facts.extension_days) if facts.accepted_at else None
+    return ExtensionGrantRead(
+        days=facts.extension_days,
+        approved_by=facts.extension_approved_by,
+        approved_at=facts.extension_approved_at,
+        reason=facts.extension_reason,
+        last_day=due.last_day if due else None,
+        provisional=due.provisional if due else False,
+    )
+
+
 def case_read(
     case: Case,
     parties: list[Party],
@@ -130,6 +153,7 @@ def case_read(
         accepted_at=facts.accepted_at,
         route=facts.route.value if facts.route else None,
         extension_days=facts.extension_days,
+        extension=extension_grant(facts, calendar),
         reply_outcome=facts.reply_outcome.value if facts.reply_outcome else None,
         evaluation=facts.evaluation.value if facts.evaluation else None,
         escalations=[
@@ -139,7 +163,10 @@ def case_read(
         allowed_actions=[
             action.value
             for action in allowed_actions(facts)
-            if action.value in permitted and (holds_case or action.value in READ_SCOPE_ACTIONS)
+            if action.value in permitted
+            and (holds_case or action.value in READ_SCOPE_ACTIONS)
+            # An extension is asked for (POST …/extension-requests) and granted by the head.
+            and action is not Action.EXTEND
         ],
     )
 
@@ -148,7 +175,9 @@ def timeline_entry(event: CaseEvent) -> TimelineEntryRead:
     try:
         kind_name = ACTION_NAMES_ZH[Action(event.kind)]
     except ValueError:
-        kind_name = {"edit": "修改案件信息"}.get(event.kind, event.kind)
+        kind_name = {"edit": "修改案件信息", **SUPERVISION_ENTRY_NAMES_ZH, **OVERSIGHT_ENTRY_NAMES_ZH}.get(
+            event.kind, event.kind
+        )
     return TimelineEntryRead(
         id=event.id,
         seq=event.seq,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grid.cases import Channel, Kind, PartyKind, PartyRole, Risk
 from grid.lifecycle import Action
+from server.schemas.oversight import ExtensionGrantRead
 
 TEXT = 5000
 
@@ -178,6 +179,7 @@ class CaseRead(CaseSummary):
     accepted_at: datetime | None
     route: str | None
     extension_days: int | None
+    extension: ExtensionGrantRead | None = Field(default=None, description="已批准的延期（延期告知书所需）")
     reply_outcome: str | None
     evaluation: str | None
     escalations: list[EscalationRead]

@@ -9,6 +9,7 @@ from server.errors import ServiceError
 from server.principal import Principal
 from server.services.context import ServiceContext
 from server.services.deadlines import restamp_provisional_deadlines
+from server.services.escalation import recheck_open_cases
 from server.tables import HolidayNotice
 
 
@@ -38,4 +39,6 @@ class CalendarService:
             session.add(row)
         await self.context.reload_calendar()
         await restamp_provisional_deadlines(self.context)
+        # Stage targets and lights move with the new working days: the sweeper re-evaluates.
+        await recheck_open_cases(self.context)
         return notice

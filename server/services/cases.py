@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,7 +54,11 @@ from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, Revea
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
+from server.services.escalation import policy_in_force, stamp_next_check
+from server.services.recusal_guard import ensure_not_recused
 from server.services.regions import ancestor_at, in_subtree
+from server.services.repeats import screen_new_case
+from server.services.review_chain import review_holder_for
 from server.services.upsert import upsert_statement
 
 HANDLING_TO_REGION_LEVEL = {
@@ -270,7 +275,9 @@ class CaseService:
         await session.flush()
         for party in parties:
             session.add(party)
-        await self._append_entries(session, case, decision.entries, first_seq=1)
+        # Art. 36 ¶3, 19 ¶3, 20 ¶1: a final matter is refused, a duplicate linked, 越级 recorded.
+        screened = await screen_new_case(session, self.context, case, parties)
+        await self._append_entries(session, case, (*decision.entries, *screened), first_seq=1)
         await session.flush()
         return CaseBundle(case, parties, decision.facts)
 
@@ -335,6 +342,7 @@ class CaseService:
             phone_kind=phone.kind.value if phone else None,
             phone_masked=mask_phone(phone) if phone else None,
             phone_cipher=cipher.encrypt(phone.number, context="party.phone") if phone else None,
+            phone_index=cipher.blind_index(phone.number, "party.phone") if phone else None,
             address_masked=mask_address(source.address) if source.address else None,
             address_cipher=cipher.encrypt(source.address, context="party.address") if source.address else None,
         )
@@ -420,6 +428,8 @@ class CaseService:
         case = result.first()
         if case is None or not self._can_read(principal, case):
             raise out_of_scope()
+        # Art. 28: whoever withdrew from the case changes nothing on it, by any path.
+        await ensure_not_recused(session, case.id, principal)
         return case
 
     async def update(self, principal: Principal, case_id: uuid.UUID, data: CaseUpdate) -> CaseBundle:
@@ -596,27 +606,60 @@ class CaseService:
                 data={"current_version": case.version},
             )
         self._check_may_act(principal, case, request.action)
+        if request.action is Action.EXTEND:
+            # Art. 34: only the organ's head extends; the request flow records who asked,
+            # why (told to the petitioner) and who approved (server/services/extensions.py).
+            raise ServiceError(
+                "延长办理期限须提出延期申请，经本机关负责人批准（《信访工作条例》第三十四条）",
+                code="case.extension_needs_approval",
+                data={"request_path": f"/api/v1/cases/{case.id}/extension-requests"},
+            )
         facts = CaseFacts.from_json(case.lifecycle)
         number = None
         if request.action is Action.ACCEPT and facts.number is None and facts.status in ACCEPTABLE:
             number = await self._next_number(session, case.village_code, now)
         decision: Decision = decide(
             facts,
-            Command(request.action, request.reason, request.data, assigned_number=number),
+            Command(
+                request.action,
+                request.reason,
+                request.data,
+                assigned_number=number,
+                review_holder=await review_holder_for(session, self.context, case, facts, request.action),
+            ),
             now=now,
             actor=principal.actor,
             calendar=self.context.calendar,
         )
-        if decision.facts.level is not facts.level:
-            node = await ancestor_at(session, case.region_path, HANDLING_TO_REGION_LEVEL[decision.facts.level])
+        await self.record_decision(session, case, facts, decision, now=now)
+        return await self._bundle(session, case)
+
+    async def record_decision(
+        self,
+        session: AsyncSession,
+        case: Case,
+        before: CaseFacts,
+        decision: Decision,
+        *,
+        now: datetime,
+        first_seq: int | None = None,
+        fired: Iterable[str] | None = None,
+        node: Region | None = None,
+    ) -> None:
+        """Write a lifecycle decision on the locked ``case``: a person's command, or the
+        escalation sweeper's, so an automatic escalation moves the case exactly as a manual one.
+        The sweeper knows the next timeline seq, the fired trigger keys and the new level's
+        node (it looks them up per batch, not per case)."""
+        if decision.facts.level is not before.level:
+            level = HANDLING_TO_REGION_LEVEL[decision.facts.level]
+            node = node or await ancestor_at(session, case.region_path, level)
             case.handling_node_code = node.code
             case.handling_node_path = node.path
         self._apply_facts(case, decision.facts)
         case.version += 1
         case.updated_at = now
         session.add(case)
-        await self._append_entries(session, case, decision.entries)
-        return await self._bundle(session, case)
+        await self._append_entries(session, case, decision.entries, first_seq=first_seq, fired=fired)
 
     async def _next_number(self, session: AsyncSession, village_code: str, now: datetime) -> str:
         """Draw the next serial of the village and year inside the caller's transaction.
@@ -647,34 +690,22 @@ class CaseService:
         stamp_next_deadline(case, facts, self.context.calendar)
 
     async def _append_entries(
-        self, session: AsyncSession, case: Case, entries, *, first_seq: int | None = None
+        self,
+        session: AsyncSession,
+        case: Case,
+        entries,
+        *,
+        first_seq: int | None = None,
+        fired: Iterable[str] | None = None,
     ) -> None:
-        """Append timeline entries and put the case and them in this transaction's place
-        of the change feed (every change of a case comes with an entry)."""
-        case_id = case.id
-        change_seq = await transaction_change_seq(session)
-        case.change_seq = change_seq
-        session.add(case)
-        if first_seq is None:
-            last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
-            first_seq = (last or 0) + 1
-        for offset, entry in enumerate(entries):
-            session.add(
-                CaseEvent(
-                    id=uuid.uuid4(),
-                    case_id=case_id,
-                    seq=first_seq + offset,
-                    kind=str(entry.kind),
-                    at=entry.at,
-                    actor_id=uuid.UUID(entry.actor_id) if entry.actor_id else None,
-                    actor_name=entry.actor_name,
-                    reason=entry.reason,
-                    from_status=entry.from_status.value if entry.from_status else None,
-                    to_status=entry.to_status.value if entry.to_status else None,
-                    data=entry.data,
-                    change_seq=change_seq,
-                )
-            )
+        await append_timeline(session, case, entries, first_seq=first_seq)
+        # Every change of a case comes through here: risk and failure triggers fall due at
+        # a person's change, so the sweeper's index must learn of it now. A new case has
+        # fired nothing yet.
+        context = self.context
+        if fired is None and first_seq == 1:
+            fired = ()
+        await stamp_next_check(session, case, context.calendar, policy_in_force(context.settings), fired=fired)
 
     # ------------------------------------------------------------ identity
 
@@ -683,6 +714,7 @@ class CaseService:
         now = self.context.clock.now()
         async with self.context.db.write() as session:
             case = await self._readable(session, principal, case_id)
+            await ensure_not_recused(session, case.id, principal)
             if principal.role not in IDENTITY_READERS and case.created_by != principal.user_id:
                 raise ServiceError("您的角色无权查看信访人身份信息", code="auth.forbidden")
             parties = (await self._bundle(session, case)).parties
@@ -718,3 +750,33 @@ class CaseService:
                 select(IdentityAccess).where(IdentityAccess.case_id == case_id).order_by(col(IdentityAccess.at))
             )
             return list(result.all())
+
+
+async def append_timeline(session: AsyncSession, case: Case, entries, *, first_seq: int | None = None) -> None:
+    """Append timeline entries and put the case and them in this transaction's place
+    of the change feed (every change of a case comes with an entry). The caller holds the
+    case row (locked for change)."""
+    case_id = case.id
+    change_seq = await transaction_change_seq(session)
+    case.change_seq = change_seq
+    session.add(case)
+    if first_seq is None:
+        last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
+        first_seq = (last or 0) + 1
+    for offset, entry in enumerate(entries):
+        session.add(
+            CaseEvent(
+                id=uuid.uuid4(),
+                case_id=case_id,
+                seq=first_seq + offset,
+                kind=str(entry.kind),
+                at=entry.at,
+                actor_id=uuid.UUID(entry.actor_id) if entry.actor_id else None,
+                actor_name=entry.actor_name,
+                reason=entry.reason,
+                from_status=entry.from_status.value if entry.from_status else None,
+                to_status=entry.to_status.value if entry.to_status else None,
+                data=entry.data,
+                change_seq=change_seq,
+            )
+        )

@@ -28,6 +28,7 @@ from server.services.cases import CaseService
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.devices import DeviceCaller
+from server.services.screening import file_screening_mutation
 from sync.attachments import Blob
 from sync.protocol import (
     MAX_CHANGE_SEQ,
@@ -276,6 +277,8 @@ class SyncService:
             conflict = {name: {"device": field.new, "server": field.old} for name, field in merged.held.items()} or None
             code = "sync.edit_conflict" if conflict else ("sync.merged" if merged.stale else None)
             return _Outcome(merged.bundle.case.version, code, conflict)
+        elif mutation.type is MutationType.FILE_SCREENING_REPORT:
+            return _Outcome(None, await file_screening_mutation(session, self.context, principal, mutation))  # type: ignore[arg-type]
         elif mutation.type is MutationType.ATTACH_FILE:
             bundle = await self.cases.attach_in(
                 session, principal, mutation.case_id, AttachmentCreate.model_validate(mutation.data)

@@ -1332,6 +1332,7 @@ def plausible_data(action: Action, facts: CaseFacts) -> dict[str, Any]:
         Action.ROUTE: {"route": route, "organ": "某机关"},
         Action.RETURN_MISROUTED: {},
         Action.ESCALATE: {},
+        Action.REFER_DOWN: {"to_level": "village"},
         Action.START_MEDIATION: {"consenting_party_ids": parties, "informed_of_rights": True},
         Action.REFUSE_MEDIATION: {"party_id": parties[0]},
         Action.RECORD_SESSION: {"summary": "调解记录"},
@@ -1462,7 +1463,11 @@ def test_random_command_sequences_keep_the_state_machine_sound(
         assert entry.to_status is new.status
         assert entry.at == now
         json.dumps(entry.data)
-        assert LEVEL_ORDER.index(new.level) >= LEVEL_ORDER.index(facts.level)
+        if action is Action.REFER_DOWN:  # the one way down: handed to a lower level before acceptance
+            assert LEVEL_ORDER.index(new.level) < LEVEL_ORDER.index(facts.level)
+            assert new.status is facts.status is Status.REGISTERED
+        else:
+            assert LEVEL_ORDER.index(new.level) >= LEVEL_ORDER.index(facts.level)
         if facts.number is not None:
             assert new.number == facts.number
         if facts.accepted_at is not None:

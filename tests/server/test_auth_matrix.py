@@ -12,14 +12,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlmodel import select
 
 from grid.cases import Case
 from grid.people import User
 from server.app import create_app
+from server.outbox import Notification
 from server.settings import Settings
 from sync.attachments import encode_upload_metadata
 from tests.conftest import PEOPLE, TEST_KEY, TEST_PASSWORD, World
@@ -305,6 +308,11 @@ async def get_case(env: Env, caller: str, scope: str) -> Call:
     return Call("GET", f"/cases/{case_id}", **({"shown": title} if scope == "in" else {"secret": title}))
 
 
+async def repeat_counts(env: Env, caller: str, scope: str) -> Call:
+    params = {"since": "2026-03-01", "until": "2026-03-31", "region": env.place(caller, scope)}
+    return Call("GET", "/stats/repeats", params=params)
+
+
 async def enroll_device(env: Env, owner: str) -> tuple[str, str]:
     """A device of ``owner``, enrolled with their own login: its id and device token."""
     device_id = str(uuid.uuid4())
@@ -436,6 +444,306 @@ def device_sync(caller: str, scope: str) -> Outcome:
     return Outcome(200) if scope == "in" else Outcome(403, "sync.device_mismatch")
 
 
+# 督办, 包案 and notifications. The officer over each place, who may lead a case there.
+SUPERIOR = {"grid_a": "town", "grid_a2": "town", "village_a2": "town", "grid_b": "town_b", "other_grid": "other_county"}
+# Organs above the one holding a new case: the village (the other county registers its
+# cases itself, so they are held at its county, which nobody here is above).
+SUPERVISORS = frozenset({"town", "town_b", "county"})
+# The organ holding a new case, which owes the written reply.
+REPLIERS = frozenset({"leader", "leader_b", "other_county"})
+LEAD_DECIDERS = DECIDERS - ADMINS
+
+
+def _superior(env: Env, caller: str, scope: str) -> str:
+    return SUPERIOR[(HOME if scope == "in" else AWAY)[caller]]
+
+
+async def open_supervision_call(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    return Call(
+        "POST", f"/cases/{case_id}/supervisions", json={"reason": "矩阵督办"}, secret=title if scope == "out" else None
+    )
+
+
+async def reply_supervision(env: Env, caller: str, scope: str) -> Call:
+    """A 督办 opened by a rule (as the sweeper does) on a case at the caller's place."""
+    from server.services.supervision import open_supervision
+
+    case_id, title = await env.case_for(caller, scope)
+    context = env.client._transport.app.state.context  # type: ignore[attr-defined]
+    now = context.clock.now()
+    async with context.db.write() as session:
+        item = await open_supervision(
+            session,
+            case_id=uuid.UUID(case_id),
+            trigger_key=f"matrix:{uuid.uuid4()}",
+            reason="矩阵督办",
+            opened_at=now,
+            reply_due_at=now + timedelta(days=7),
+        )
+    path = f"/cases/{case_id}/supervisions/{item.id}/reply"
+    return Call("POST", path, json={"text": "已按要求办理"}, secret=title if scope == "out" else None)
+
+
+def _lead_body(env: Env, caller: str, scope: str) -> dict[str, Any]:
+    leader = env.world.principals[_superior(env, caller, scope)].user_id
+    return {"leader_id": str(leader), "measures": "矩阵措施", "target_date": "2026-04-01", "responsibility": "矩阵责任"}
+
+
+async def assign_lead(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    body = _lead_body(env, caller, scope)
+    return Call("PUT", f"/cases/{case_id}/lead", json=body, secret=title if scope == "out" else None)
+
+
+async def end_lead(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    assigned = await env.client.put(
+        f"/cases/{case_id}/lead",
+        json=_lead_body(env, caller, scope),
+        headers=env.world.auth(_superior(env, caller, scope)),
+    )
+    assert assigned.status_code == 200, assigned.text
+    return Call(
+        "POST", f"/cases/{case_id}/lead/end", json={"reason": "矩阵结束"}, secret=title if scope == "out" else None
+    )
+
+
+async def notification_for(env: Env, caller: str, scope: str) -> tuple[str, str]:
+    """A notification for the caller ("in") or for someone just outside them ("out")."""
+    from server.services.notifications import enqueue
+
+    owner = "grid_worker" if caller == ANONYMOUS else caller if scope == "in" else env.user(caller, "out")
+    title = f"矩阵通知{uuid.uuid4().hex[:12]}"
+    context = env.client._transport.app.state.context  # type: ignore[attr-defined]
+    async with context.db.write() as session:
+        await enqueue(
+            session,
+            dedupe_key=title,
+            event="matrix",
+            case_id=None,
+            recipients=[env.world.principals[owner].user_id],
+            title=title,
+            body="矩阵",
+            payload={},
+            created_at=context.clock.now(),
+        )
+        row = (await session.exec(select(Notification).where(Notification.dedupe_key == title))).one()
+    return str(row.id), title
+
+
+async def list_notifications(env: Env, caller: str, scope: str) -> Call:
+    _, title = await notification_for(env, caller, scope)
+    return Call("GET", "/notifications", **({"shown": title} if scope == "in" else {"secret": title}))
+
+
+async def read_notification(env: Env, caller: str, scope: str) -> Call:
+    notification_id, title = await notification_for(env, caller, scope)
+    return Call("POST", f"/notifications/{notification_id}/read", secret=title if scope == "out" else None)
+
+
+def own_notification(caller: str, scope: str) -> Outcome:
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    return Outcome(200) if scope == "in" else Outcome(404, "notification.not_found")
+
+
+# 排查 reports: each node's own filer files its report (DOMAIN §7); anyone reads in their area.
+SCREENING_FILERS = GRID_WORKERS | frozenset({"leader", "leader_b", "town", "town_b", "county", "other_county"})
+GRID_WORKER_AT = {"grid_a": "grid_worker", "grid_b": "grid_worker_b", "other_grid": "other_grid_worker"}
+
+
+async def screening_period(env: Env, code: str) -> tuple[str, str]:
+    """The report period of ``code`` on the test clock's day, as the server computes it."""
+    viewer = "other_county" if code.startswith(env.world.other_county[:6]) else "admin"
+    day = {"region": code, "from": "2026-03-02", "to": "2026-03-02"}
+    answer = await env.client.get("/screening/periods", params=day, headers=env.world.auth(viewer))
+    assert answer.status_code == 200, answer.text
+    [period] = answer.json()["periods"]
+    return period["start"], period["end"]
+
+
+async def screening_report_body(env: Env, code: str, marker: str) -> dict[str, Any]:
+    start, end = await screening_period(env, code)
+    return {
+        "id": str(uuid.uuid4()),
+        "region": code,
+        "period_start": start,
+        "period_end": end,
+        "zero_report": False,
+        "found_count": 1,
+        "items": [marker],
+    }
+
+
+async def file_screening_report(env: Env, caller: str, scope: str) -> Call:
+    own = env.world.principals[caller].node_code if caller in PEOPLE else env.world.grid_a
+    code = own if scope == "in" else env.place(caller, scope)
+    marker = f"矩阵排查{uuid.uuid4().hex[:12]}"
+    body = await screening_report_body(env, code, marker)
+    return Call("POST", "/screening/reports", json=body, **({"shown": marker} if scope == "in" else {}))
+
+
+async def screening_marker_at(env: Env, place: str) -> str | None:
+    """A report at a grid with a worker (filed once per test): the text only it carries."""
+    worker = GRID_WORKER_AT.get(place)
+    if worker is None:
+        return None
+    marker = f"矩阵排查{place}"
+    body = await screening_report_body(env, env.places[place], marker)
+    answer = await env.client.post("/screening/reports", json=body, headers=env.world.auth(worker))
+    assert answer.status_code == 201 or answer.json()["code"] == "screening.already_reported", answer.text
+    return marker
+
+
+async def list_screening_reports(env: Env, caller: str, scope: str) -> Call:
+    place = (HOME if scope == "in" else AWAY)[caller]
+    marker = await screening_marker_at(env, place)
+    visible = {"shown": marker} if scope == "in" else {"secret": marker}
+    return Call("GET", "/screening/reports", params={"region": env.places[place]}, **visible)
+
+
+def on_screening(path: str) -> Builder:
+    async def build(env: Env, caller: str, scope: str) -> Call:
+        code = env.place(caller, scope)
+        return Call("GET", path, params={"region": code}, **({"shown": code} if scope == "in" else {}))
+
+    return build
+
+
+# Extensions (Art. 34), recusals (Art. 28), the handler, organ heads. "town", "town_b",
+# "county" and "other_county" head their organs (tests/conftest.py HEADS); a case at a grid
+# is held by its village, whose organ is the township.
+ORGAN_HANDLERS = frozenset({"town", "town_b", "county", "admin", "other_county"})
+ASSIGNERS = DECIDERS
+HEAD_OF = {"grid_a": "town", "grid_b": "town_b", "other_grid": "other_county"}
+
+
+def _registrar(env: Env, caller: str, scope: str) -> str:
+    return "other_county" if env.place(caller, scope).startswith(env.world.other_county[:6]) else "admin"
+
+
+async def handled_case_for(env: Env, caller: str, scope: str) -> tuple[str, str]:
+    """A case at the caller's place (or just outside) in handling, by someone who may."""
+    case_id, title = await env.case_for(caller, scope)
+    registrar = env.world.auth(_registrar(env, caller, scope))
+    for action in ("accept", "start_handling"):
+        body = {"action": action, "reason": "矩阵办理"}
+        answer = await env.client.post(f"/cases/{case_id}/transitions", json=body, headers=registrar)
+        assert answer.status_code == 200, answer.text
+    return case_id, title
+
+
+async def request_extension(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await handled_case_for(env, caller, scope)
+    body = {"days": 10, "reason": "矩阵延期理由"}
+    return Call("POST", f"/cases/{case_id}/extension-requests", json=body, secret=title if scope == "out" else None)
+
+
+async def decide_extension(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await handled_case_for(env, caller, scope)
+    asked = await env.client.post(
+        f"/cases/{case_id}/extension-requests",
+        json={"days": 10, "reason": "矩阵延期理由"},
+        headers=env.world.auth(_registrar(env, caller, scope)),
+    )
+    assert asked.status_code == 201, asked.text
+    path = f"/cases/{case_id}/extension-requests/{asked.json()['id']}/decision"
+    return Call("POST", path, json={"decision": "approve"}, secret=title if scope == "out" else None)
+
+
+def extension_decider(caller: str, scope: str) -> Outcome:
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    if scope == "out":
+        return OUT_OF_SCOPE
+    if caller not in ORGAN_HANDLERS:
+        return FORBIDDEN
+    if caller == "other_county":
+        # The other county's only officer asked too: a second head must approve.
+        return Outcome(403, "extension.self_approval")
+    return Outcome(200) if caller == HEAD_OF[HOME[caller]] else Outcome(403, "organ.not_head")
+
+
+async def lift_recusal(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    other = env.place(caller, scope).startswith(env.world.other_county[:6])
+    # Someone other than the caller and the registrar (the other county has two people).
+    target = "other_grid_worker" if other else "grid_worker" if caller == "mediator" else "mediator"
+    body = {"user_id": str(env.world.principals[target].user_id), "source": "leader", "reason": "矩阵回避"}
+    recorded = await env.client.post(
+        f"/cases/{case_id}/recusals", json=body, headers=env.world.auth(_registrar(env, caller, scope))
+    )
+    assert recorded.status_code == 201, recorded.text
+    path = f"/cases/{case_id}/recusals/{recorded.json()['id']}/lift"
+    return Call("POST", path, json={"reason": "矩阵撤销"}, secret=title if scope == "out" else None)
+
+
+def recusal_lifter(caller: str, scope: str) -> Outcome:
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    if scope == "out":
+        return OUT_OF_SCOPE
+    if caller == "other_grid_worker":
+        return Outcome(403, "case.recused")  # the one withdrawn (see lift_recusal)
+    return Outcome(200) if caller == HEAD_OF.get(HOME[caller]) else Outcome(403, "organ.not_head")
+
+
+async def assign_handler(env: Env, caller: str, scope: str) -> Call:
+    case_id, title = await env.case_for(caller, scope)
+    me = env.world.principals[caller if caller != ANONYMOUS else "grid_worker"].user_id
+    return Call(
+        "POST", f"/cases/{case_id}/assignment", json={"user_id": str(me)}, secret=title if scope == "out" else None
+    )
+
+
+def _county_of(env: Env, caller: str, scope: str) -> str:
+    """The caller's own county ("in"), or the other one ("out")."""
+    theirs = env.world.other_county if caller in ("other_county", "other_grid_worker") else env.world.county
+    if scope == "in":
+        return theirs
+    return env.world.county if theirs == env.world.other_county else env.world.other_county
+
+
+async def list_heads(env: Env, caller: str, scope: str) -> Call:
+    county = _county_of(env, caller, scope)
+    head = "other_county" if county == env.world.other_county else "county"
+    visible = {"shown": f"测试{head}"} if scope == "in" else {"secret": f"测试{head}"}
+    return Call("GET", f"/organs/{county}/heads", **visible)
+
+
+async def fresh_town_officer(env: Env) -> str:
+    body = {
+        "username": f"h_{uuid.uuid4().hex[:10]}",
+        "display_name": "矩阵镇长",
+        "role": "town_officer",
+        "node_code": env.world.town_a,
+        "password": "a long enough password",
+    }
+    created = await env.client.post("/users", json=body, headers=env.world.auth("admin"))
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def designate_head(env: Env, caller: str, scope: str) -> Call:
+    if scope == "out":
+        other = str(env.world.principals["other_county"].user_id)
+        return Call("POST", f"/organs/{env.world.other_county}/heads", json={"user_id": other})
+    return Call("POST", f"/organs/{env.world.town_a}/heads", json={"user_id": await fresh_town_officer(env)})
+
+
+async def revoke_head(env: Env, caller: str, scope: str) -> Call:
+    if scope == "out":
+        other = env.world.principals["other_county"].user_id
+        return Call("DELETE", f"/organs/{env.world.other_county}/heads/{other}")
+    user_id = await fresh_town_officer(env)
+    made = await env.client.post(
+        f"/organs/{env.world.town_a}/heads", json={"user_id": user_id}, headers=env.world.auth("admin")
+    )
+    assert made.status_code == 201, made.text
+    return Call("DELETE", f"/organs/{env.world.town_a}/heads/{user_id}")
+
+
 CASE = "/api/v1/cases/{case_id:uuid}"
 ENDPOINTS: list[Endpoint] = [
     # auth and system
@@ -505,6 +813,25 @@ ENDPOINTS: list[Endpoint] = [
         scope_first(IDENTITY_READERS, 200),
     ),
     Endpoint("GET", CASE + "/identity-accesses", on_case("GET", "/identity-accesses"), role_first(AUDITORS, 200)),
+    # a case's matter: where its 复查/复核 went, its duplicates; repeat and 越级 counts
+    Endpoint("GET", CASE + "/review-chain", on_case("GET", "/review-chain"), scope_first(EVERYONE, 200)),
+    Endpoint("GET", CASE + "/duplicates", on_case("GET", "/duplicates"), scope_first(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/stats/repeats", repeat_counts, scope_first(EVERYONE, 200)),
+    # 督办 and 包案
+    Endpoint("GET", CASE + "/supervisions", on_case("GET", "/supervisions"), scope_first(EVERYONE, 200)),
+    Endpoint("POST", CASE + "/supervisions", open_supervision_call, scope_first(SUPERVISORS, 201)),
+    Endpoint(
+        "POST",
+        CASE + "/supervisions/{supervision_id:uuid}/reply",
+        reply_supervision,
+        scope_first(REPLIERS, 200),
+    ),
+    Endpoint("GET", CASE + "/lead", on_case("GET", "/lead"), scope_first(EVERYONE, 200)),
+    Endpoint("PUT", CASE + "/lead", assign_lead, scope_first(LEAD_DECIDERS, 200)),
+    Endpoint("POST", CASE + "/lead/end", end_lead, scope_first(LEAD_DECIDERS, 200)),
+    # notifications (each person's own)
+    Endpoint("GET", "/api/v1/notifications", list_notifications, signed_in(200)),
+    Endpoint("POST", "/api/v1/notifications/{notification_id:uuid}/read", read_notification, own_notification),
     # devices and sync
     Endpoint("POST", "/api/v1/devices", enroll, signed_in(201), scoped=False),
     Endpoint("GET", "/api/v1/devices", fixed("GET", "/devices"), signed_in(200), scoped=False),
@@ -530,6 +857,30 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("PATCH", "/api/v1/files/{key:str}", on_upload("PATCH"), owner_only(204)),
     Endpoint("DELETE", "/api/v1/files/{key:str}", on_upload("DELETE"), owner_only(204)),
     Endpoint("GET", "/api/v1/files/{key:str}", download_cited_file, cited_file),
+    # 排查 reports
+    Endpoint("POST", "/api/v1/screening/reports", file_screening_report, scope_first(SCREENING_FILERS, 201)),
+    Endpoint("GET", "/api/v1/screening/reports", list_screening_reports, scope_first(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/screening/periods", on_screening("/screening/periods"), scope_first(EVERYONE, 200)),
+    Endpoint(
+        "GET", "/api/v1/screening/completeness", on_screening("/screening/completeness"), scope_first(EVERYONE, 200)
+    ),
+    # extensions (Art. 34), recusals (Art. 28), the handler, organ heads, the inbox
+    Endpoint("POST", CASE + "/extension-requests", request_extension, scope_first(ORGAN_HANDLERS, 201)),
+    Endpoint("GET", CASE + "/extension-requests", on_case("GET", "/extension-requests"), scope_first(EVERYONE, 200)),
+    Endpoint("POST", CASE + "/extension-requests/{request_id:uuid}/decision", decide_extension, extension_decider),
+    Endpoint(
+        "POST",
+        CASE + "/recusals",
+        on_case("POST", "/recusals", {"reason": "矩阵回避", "source": "declared"}),
+        scope_first(EVERYONE, 201),
+    ),
+    Endpoint("GET", CASE + "/recusals", on_case("GET", "/recusals"), scope_first(EVERYONE, 200)),
+    Endpoint("POST", CASE + "/recusals/{recusal_id:uuid}/lift", lift_recusal, recusal_lifter),
+    Endpoint("POST", CASE + "/assignment", assign_handler, scope_first(ASSIGNERS, 200)),
+    Endpoint("GET", "/api/v1/organs/{code:str}/heads", list_heads, scope_first(EVERYONE, 200)),
+    Endpoint("POST", "/api/v1/organs/{code:str}/heads", designate_head, role_first(ADMINS, 201)),
+    Endpoint("DELETE", "/api/v1/organs/{code:str}/heads/{user_id:uuid}", revoke_head, role_first(ADMINS, 204)),
+    Endpoint("GET", "/api/v1/inbox", fixed("GET", "/inbox"), signed_in(200), scoped=False),
 ]
 
 

@@ -7,6 +7,7 @@ from grid.cases import Case
 from grid.deadlines import light
 from grid.hierarchy import Level, Region
 from grid.lifecycle import CaseFacts, Status, next_duty_clock
+from grid.organs import OrganHead
 from grid.people import Role, User
 from server.clock import FixedClock
 from server.crypto import FieldCipher
@@ -60,4 +61,12 @@ async def check_demo(context, clock):
         if duty is not None:
             lights.add(light(now, duty.started_at, duty.due).value)
     assert lights == {"green", "yellow", "red"}
+
+    # Every organ has a head, and extensions went through the request flow (Art. 34).
+    async with context.db.read() as session:
+        heads = (await session.exec(select(OrganHead))).all()
+    organs = {region.code for region in regions if region.level in (Level.COUNTY.value, Level.TOWNSHIP.value)}
+    assert {head.node_code for head in heads} == organs
+    extended = [facts for case in cases if (facts := CaseFacts.from_json(case.lifecycle)).extension_days]
+    assert extended and all(facts.extension_reason and facts.extension_approved_at for facts in extended)
     assert all(case.registered_at <= now for case in cases)
