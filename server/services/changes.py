@@ -24,16 +24,20 @@ async def transaction_change_seq(session: AsyncSession) -> int:
     cached = session.info.get(_SESSION_KEY)
     if cached is not None:
         return int(cached)
-    dialect = session.bind.dialect.name
-    await session.exec(  # type: ignore[call-overload]
-        upsert_statement(dialect, ChangeClock.__table__, ["name"], None).values(name=CLOCK, value=0)
-    )
-    result = await session.exec(  # type: ignore[call-overload]
+    draw = (
         update(ChangeClock)
         .where(col(ChangeClock.name) == CLOCK)
         .values(value=ChangeClock.value + 1)
         .returning(ChangeClock.value)
     )
-    value = int(result.scalar_one())
+    result = await session.exec(draw)  # type: ignore[call-overload]
+    value = result.scalar_one_or_none()
+    if value is None:  # the first change of a new database
+        dialect = session.bind.dialect.name
+        await session.exec(  # type: ignore[call-overload]
+            upsert_statement(dialect, ChangeClock.__table__, ["name"], None).values(name=CLOCK, value=0)
+        )
+        value = (await session.exec(draw)).scalar_one()  # type: ignore[call-overload]
+    value = int(value)
     session.info[_SESSION_KEY] = value
     return value
