@@ -73,6 +73,7 @@ from sync.client import FULL_SYNC_EVERY, Device, DeviceStore, SyncError, api_bas
 from sync.uploads import PENDING as UPLOAD_PENDING
 from tests.e2e.processes import FENGQIAO, free_port, run
 from tests.faults import FaultPlan, FaultProxy, LinkShape
+from tests.faults.udp import udp_relay
 from tests.media import jpeg
 from tests.pg import POSTGRES_URL, create_database, drop_database
 
@@ -218,6 +219,7 @@ async def fengqiao_server(backend: str, workdir: Path) -> AsyncIterator[Server]:
         seeded = await asyncio.to_thread(run, ["demo", "--cases", "0"], env)
         assert "演示数据已生成" in seeded, f"the demo county was not seeded: {seeded}"
         port = free_port()
+        env["FENGQIAO_BEACON_UDP_PORT"] = str(port)  # UDP: its own port space
         with log_path.open("w") as log:
             process = await asyncio.create_subprocess_exec(
                 FENGQIAO, "serve", "--port", str(port), env=env, stdout=log, stderr=asyncio.subprocess.STDOUT
@@ -1045,27 +1047,39 @@ async def bench_link(args: argparse.Namespace, workdir: Path) -> tuple[list[Row]
         naive_day = naive_idle_run.bytes / args.idle_syncs * IDLE_SYNCS_PER_DAY
         full_day = full * IDLE_SYNCS_PER_DAY
         if ours_device.store.get("beacon"):
-            beacon_run = await ours_periodic(server, ours_device, seed, args.idle_syncs)
             # The client still makes a full sync every FULL_SYNC_EVERY (a shrunk scope is
             # invisible to the beacon); the other checks are the beacon's.
             full_per_day = int(timedelta(days=1) / FULL_SYNC_EVERY)
-            per_day = (IDLE_SYNCS_PER_DAY - full_per_day) * beacon_run.bytes / args.idle_syncs + full_per_day * full
-            rows.append(
-                Row(
-                    f"idle device, data per day (a check every 5 min: the beacon; a full sync every "
-                    f"{FULL_SYNC_EVERY.total_seconds() / 3600:.0f} h)",
-                    "≤ 20 KB/day",
-                    f"{per_day / 1024:.1f} KB",
-                    f"{naive_day / 1024:.0f} KB",
-                    ratio(naive_day, per_day),
-                    verdict(per_day / 1024, 20),
+            for udp in (True, False):
+                beacon_run = await ours_periodic(server, ours_device, seed, args.idle_syncs, udp=udp)
+                check = beacon_run.bytes / args.idle_syncs
+                per_day = (IDLE_SYNCS_PER_DAY - full_per_day) * check + full_per_day * full
+                how = "one UDP datagram each way" if udp else "GET /b/… over HTTP"
+                rows.append(
+                    Row(
+                        f"idle device, data per day (a check every 5 min: {how}; a full sync every "
+                        f"{FULL_SYNC_EVERY.total_seconds() / 3600:.0f} h)"
+                        if udp
+                        else "  the same with the beacon over HTTP (phones without UDP, the PWA)",
+                        "≤ 20 KB/day" if udp else "",
+                        f"{per_day / 1024:.1f} KB",
+                        f"{naive_day / 1024:.0f} KB",
+                        ratio(naive_day, per_day),
+                        verdict(per_day / 1024, 20) if udp else "",
+                    )
                 )
-            )
-            notes.append(
-                f"idle, beacon: {args.idle_syncs} checks by Device.sync_if_needed, {beacon_run.exchanges} exchanges "
-                f"({beacon_run.cut} cut, {int(beacon_run.extra['full_syncs'])} became full syncs), "
-                f"{size(beacon_run.bytes / args.idle_syncs)} a check on average"
-            )
+                notes.append(
+                    f"idle, beacon ({how}): {args.idle_syncs} checks by Device.sync_if_needed, "
+                    f"{beacon_run.exchanges} HTTP exchanges, {int(beacon_run.extra['datagrams'])} datagrams "
+                    f"({beacon_run.cut} cut or dropped, {int(beacon_run.extra['full_syncs'])} became full syncs), "
+                    f"{size(check)} a check on average"
+                    + (
+                        f"; with UDP/IP headers (28 B a datagram) "
+                        f"{size(check + 28 * beacon_run.extra['datagrams'] / args.idle_syncs)}"
+                        if udp
+                        else ""
+                    )
+                )
         else:
             notes.append("idle: the device got no beacon at enrollment; the idle figure is the full empty sync")
         rows.append(
@@ -1130,24 +1144,46 @@ async def bench_link(args: argparse.Namespace, workdir: Path) -> tuple[list[Row]
 # ---- the beacon: an idle device asks "anything new after change_seq?" and gets 204
 
 
-async def ours_periodic(server: Server, device: Device, seed: int, calls: int) -> LinkRun:
-    """``Device.sync_if_needed`` as the phone's 5-minute timer calls it: the beacon, and a
-    full sync only when the beacon says so or cannot tell (a cut beacon costs a full sync)."""
+async def ours_periodic(server: Server, device: Device, seed: int, calls: int, *, udp: bool) -> LinkRun:
+    """``Device.sync_if_needed`` as the phone's 5-minute timer calls it: the beacon (one
+    datagram each way with ``udp``, else ``GET /b/…``), and a full sync only when the beacon
+    says so; a check that got no answer waits for the next round. Datagrams go through a
+    relay with the link's delay and loss (5% of questions, 5% of answers); their payload
+    bytes are added to the HTTP bytes."""
     full_syncs = 0
-    async with shaped(server, seed) as proxy:
+    udp_port = device.store.get("beacon_udp_port")
+    async with (
+        shaped(server, seed) as proxy,
+        udp_relay(
+            ("127.0.0.1", int(udp_port or 0)),
+            rtt_s=RTT_S,
+            drop_request=CUT_REQUEST,
+            drop_answer=CUT_RESPONSE,
+            seed=seed,
+        ) as relay,
+    ):
         route_through(device, proxy)
+        device.store.set("beacon_udp_port", str(relay.port) if udp else None)
         started = time.perf_counter()
-        for _ in range(calls):
-            while True:
-                try:
-                    full_syncs += await device.sync_if_needed() is not None
-                    break
-                except SyncError as error:
-                    if not error.retryable:
-                        raise
-                    await asyncio.sleep(RETRY_PAUSE_S)
+        try:
+            for _ in range(calls):
+                while True:
+                    try:
+                        full_syncs += await device.sync_if_needed() is not None
+                        break
+                    except SyncError as error:
+                        if not error.retryable:
+                            raise
+                        await asyncio.sleep(RETRY_PAUSE_S)
+        finally:
+            device.store.set("beacon_udp_port", udp_port)
         seconds = time.perf_counter() - started
-    return run_of(proxy, seconds / calls, full_syncs=full_syncs)
+    datagrams = relay.stats.datagrams_up + relay.stats.datagrams_down
+    run = run_of(proxy, seconds / calls, full_syncs=full_syncs, datagrams=datagrams)
+    run.up += relay.stats.bytes_up
+    run.down += relay.stats.bytes_down
+    run.cut += sum(relay.stats.dropped.values())
+    return run
 
 
 # ---- a 300 KB photo

@@ -26,6 +26,7 @@ from server.api.directory import CategoryController, RegionController, UserContr
 from server.api.files import FileController
 from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
+from server.beacon_udp import start_beacon_listener
 from server.clock import Clock, SystemClock
 from server.crypto import FieldCipher
 from server.db import Database, create_engine
@@ -61,9 +62,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             cipher=FieldCipher.from_setting(settings.resolved_data_key()),
         )
         await app.state.context.reload_calendar()
+        beacons = (
+            await start_beacon_listener(app.state.context, settings.host, settings.beacon_udp_port)
+            if settings.beacon_udp_port
+            else None
+        )
         try:
             yield
         finally:
+            if beacons is not None:
+                beacons.close()
             await db.dispose()
 
     api = Router(

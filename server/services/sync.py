@@ -28,8 +28,9 @@ from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, Trans
 from server.services.cases import CaseService
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
-from server.services.devices import DeviceCaller
+from server.services.devices import DeviceCaller, DeviceService
 from sync.attachments import Blob
+from sync.beacon import BeaconAnswer
 from sync.protocol import (
     MAX_CHANGE_SEQ,
     MIN_PROTOCOL_VERSION,
@@ -132,6 +133,14 @@ class SyncService:
                     .values(last_seen_at=now, app_version=request.app_version)
                 )
         return device.last_seq
+
+    async def beacon_answer(self, beacon: str, change_seq: int) -> BeaconAnswer:
+        """The idle check, over HTTP or UDP: has the scope of the beacon's device changed
+        after ``change_seq``? Unknown for a beacon that names no active device."""
+        caller = await DeviceService(self.context).by_beacon(beacon)
+        if caller is None:
+            return BeaconAnswer.UNKNOWN
+        return BeaconAnswer.NEWS if await self.changed_since(caller, change_seq) else BeaconAnswer.NOTHING_NEW
 
     async def changed_since(self, caller: DeviceCaller, change_seq: int) -> bool:
         """Whether a case in the device's scope changed after ``change_seq`` (the beacon)."""
