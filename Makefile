@@ -22,7 +22,7 @@ run: setup
 	$(BIN)/fengqiao migrate
 	$(BIN)/fengqiao demo
 	@echo "服务地址 http://127.0.0.1:8000 （接口文档 http://127.0.0.1:8000/schema）"
-	$(BIN)/fengqiao serve --host 127.0.0.1 --port 8000
+	FENGQIAO_BEACON_UDP_PORT=$${FENGQIAO_BEACON_UDP_PORT:-8000} $(BIN)/fengqiao serve --host 127.0.0.1 --port 8000
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check grid sync reports server tests bench

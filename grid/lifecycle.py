@@ -261,7 +261,9 @@ class CaseFacts:
     rereview_holder: ReviewHolder | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        # Field by field: dataclasses.asdict deep-copies every value, and this runs on
+        # every change of every case.
+        return {name: _jsonable(getattr(self, name)) for name in _FIELD_NAMES}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CaseFacts:
@@ -289,6 +291,7 @@ class CaseFacts:
         return cls(**values)
 
 
+_FIELD_NAMES = tuple(CaseFacts.__dataclass_fields__)
 _DATETIME_FIELDS = [name for name, annotation in CaseFacts.__annotations__.items() if "datetime" in str(annotation)]
 _ENUM_FIELDS: dict[str, type[StrEnum]] = {
     "status": Status,
@@ -305,6 +308,8 @@ _ENUM_FIELDS: dict[str, type[StrEnum]] = {
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Escalation):
+        return _jsonable(asdict(value))
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -36,6 +36,7 @@ from server.api.screening import ScreeningController
 from server.api.supervision import LeadController, NotificationController, SupervisionController
 from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
+from server.beacon_udp import start_beacon_listener
 from server.clock import Clock, SystemClock
 from server.crypto import FieldCipher
 from server.db import Database, create_engine
@@ -77,9 +78,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         policy_in_force(settings)
         scheduler = Scheduler(app.state.context)
         scheduler.start()
+        beacons = (
+            await start_beacon_listener(app.state.context, settings.host, settings.beacon_udp_port)
+            if settings.beacon_udp_port
+            else None
+        )
         try:
             yield
         finally:
+            if beacons is not None:
+                beacons.close()
             await scheduler.shutdown()
             await db.dispose()
 

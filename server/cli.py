@@ -209,9 +209,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     # No Server or Date header: an idle device's check (GET /b/…) is a few dozen bytes,
     # and those two would double it.
+    # The UDP idle check listens on the same host as HTTP.
+    settings = settings.model_copy(update={"host": args.host or settings.host})
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.host,
+        host=settings.host,
         port=args.port or settings.port,
         server_header=False,
         date_header=False,

@@ -4,12 +4,21 @@ SQLite: WAL, a busy timeout, foreign keys, and writes in ``BEGIN IMMEDIATE`` tra
 A deferred transaction that reads first and writes later must upgrade its lock, and that
 upgrade fails at once with "database is locked" instead of waiting for the busy timeout;
 taking the write lock up front makes concurrent writers queue instead of fail.
+
+Writers of one process also queue on an in-process lock (the write gate) before they ask
+SQLite: SQLite's busy handler polls with sleeps of up to 100 ms, so a crowd of waiting
+connections leaves the database idle between commits and serves them in no particular
+order. The gate hands the database to the next writer the moment the last one commits,
+first come first served. SQLite runs on the event loop's thread (server/sqlite_driver.py),
+which relies on the gate: a busy wait left for SQLite could only come from another
+process, and the driver waits for that one with asyncio sleeps up to the busy timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.sqlite_driver import inline_dbapi
 
 WRITE_OPTION = "fengqiao_write"
 
@@ -30,12 +41,13 @@ def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 1
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
+            module=inline_dbapi(),
             connect_args={"timeout": busy_timeout_ms / 1000},
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=max(30.0, busy_timeout_ms / 1000),
         )
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine)
         return engine
     # asyncpg caches prepared statements, and PostgreSQL switches a cached statement to a
     # generic plan after five runs; case lists vary too much in selectivity for that.
@@ -50,20 +62,20 @@ def create_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 1
 
 def create_null_pool_engine(url: str) -> AsyncEngine:
     """For one-off commands (migrations) that must not keep connections open."""
-    engine = create_async_engine(url, poolclass=NullPool)
-    if make_url(url).get_backend_name() == "sqlite":
-        _configure_sqlite(engine, 30_000)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_async_engine(url, poolclass=NullPool, **({"module": inline_dbapi()} if sqlite else {}))
+    if sqlite:
+        _configure_sqlite(engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (see module doc).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -84,6 +96,9 @@ class Database:
     def __init__(self, engine: AsyncEngine, *, connection: AsyncConnection | None = None):
         self.engine = engine
         self._connection = connection
+        self._write_gate: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @classmethod
     def bound_to(cls, connection: AsyncConnection) -> Database:
@@ -101,7 +116,11 @@ class Database:
                 yield session
             return
         bind = self.engine.execution_options(**{WRITE_OPTION: True})
-        async with AsyncSession(bind=bind, expire_on_commit=False) as session, session.begin():
+        async with (
+            self._write_gate,
+            AsyncSession(bind=bind, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @asynccontextmanager

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
+    # The idle check over UDP (docs/sync-protocol.md): the port on `host`, told to phones
+    # when they enroll. None: phones use the HTTP check only.
+    beacon_udp_port: int | None = Field(default=None, ge=1, le=65535)
     debug: bool = False
     default_page_size: int = Field(default=50, ge=1, le=500)
     max_page_size: int = Field(default=500, ge=1)

@@ -135,7 +135,13 @@ def decode_cursor(cursor: str | None) -> tuple[int, uuid.UUID | None]:
 
 def mutation_digest(mutation: Mutation) -> str:
     """Content identity of a mutation: the same seq with another digest is not a replay."""
-    canonical = mutation.model_dump(mode="json", exclude={"device_time"})
+    return payload_digest(mutation.model_dump(mode="json"))
+
+
+def payload_digest(payload: dict[str, Any]) -> str:
+    """:func:`mutation_digest` of a mutation already dumped as JSON. The device's clock is
+    not content: a retry stamped later is still the same mutation."""
+    canonical = {key: value for key, value in payload.items() if key != "device_time"}
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -18,6 +18,7 @@ from server.principal import Principal
 from server.services.devices import DeviceService
 from server.services.sync import SyncService
 from server.services.sync_review import Decision, ReviewFilters, ReviewItem, SyncReviewService
+from sync.beacon import BeaconAnswer
 from sync.protocol import SyncRequest, SyncResponse
 from sync.tables import Device
 
@@ -44,6 +45,9 @@ class DeviceEnrolled(BaseModel):
     device: DeviceRead
     device_token: str
     beacon: str = Field(description="空闲检查用：GET /b/{beacon}/{cursor 的变更序号}，204 表示无新变更")
+    beacon_udp_port: int | None = Field(
+        default=None, description="空闲检查的 UDP 端口（同一主机）；为空则只用 HTTP（docs/sync-protocol.md）"
+    )
 
 
 def device_read(device: Device) -> DeviceRead:
@@ -69,7 +73,10 @@ class DeviceController(Controller):
     ) -> DeviceEnrolled:
         enrolled = await DeviceService(context_of(state)).enroll(principal, data.device_id, data.name)
         return DeviceEnrolled(
-            device=device_read(enrolled.device), device_token=enrolled.token, beacon=enrolled.device.beacon or ""
+            device=device_read(enrolled.device),
+            device_token=enrolled.token,
+            beacon=enrolled.device.beacon or "",
+            beacon_udp_port=context_of(state).settings.beacon_udp_port,
         )
 
     @get("/", summary="本人的设备；上级可见辖区内用户的设备")
@@ -206,9 +213,7 @@ async def beacon(beacon: FromPath[str], after: FromPath[int], state: State) -> R
     Outside /api/v1 and without a token on purpose: every byte counts, and the answer is
     one bit about one device's scope. 404 sends the device to a full sync, which tells it
     why (revoked, unknown)."""
-    context = context_of(state)
-    caller = await DeviceService(context).by_beacon(beacon)
-    if caller is None:
+    answer = await SyncService(context_of(state)).beacon_answer(beacon, after)
+    if answer is BeaconAnswer.UNKNOWN:
         raise ServiceError("未知的空闲检查标识，请完整同步", code="sync.beacon_unknown")
-    changed = await SyncService(context).changed_since(caller, after)
-    return Response(b"", status_code=200 if changed else 204)
+    return Response(b"", status_code=200 if answer is BeaconAnswer.NEWS else 204)

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +139,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 class CaseService:
     def __init__(self, context: ServiceContext):
         self.context = context
+        self._lookups: dict[tuple[Any, ...], Any] = {}
+
+    async def _remembered(self, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]) -> Any:
+        """Reference rows (regions, the category catalogue) read once per service: one
+        service serves one request, and a sync applying fifty captures from one grid would
+        otherwise read the same rows fifty times."""
+        if key not in self._lookups:
+            self._lookups[key] = await load()
+        return self._lookups[key]
 
     @property
     def cipher(self):
@@ -222,7 +231,10 @@ class CaseService:
         place = await self._place_of(session, principal, data)
         category_version = await self._current_category_version(session, data.category)
         level = self._initial_level(principal)
-        handling_node = await ancestor_at(session, place.path, HANDLING_TO_REGION_LEVEL[level])
+        region_level = HANDLING_TO_REGION_LEVEL[level]
+        handling_node = await self._remembered(
+            ("ancestor", place.path, region_level), lambda: ancestor_at(session, place.path, region_level)
+        )
         village_code = place.code if place.level == Level.VILLAGE else str(place.parent_code)
         parties: list[Party] = []
         party_ids: list[str] = []
@@ -272,7 +284,6 @@ class CaseService:
         )
         self._apply_facts(case, decision.facts)
         session.add(case)
-        await session.flush()
         for party in parties:
             session.add(party)
         # Art. 36 ¶3, 19 ¶3, 20 ¶1: a final matter is refused, a duplicate linked, 越级 recorded.
@@ -297,7 +308,7 @@ class CaseService:
                 code = principal.node_code
             else:
                 raise InvalidInput([Issue("village_code", "case.place_required", "请选择案件所在的村（社区）或网格")])
-        place = await session.get(Region, code)
+        place = await self._remembered(("region", code), lambda: session.get(Region, code))
         field = "grid_code" if data.grid_code else "village_code"
         if place is None or place.level not in (Level.VILLAGE, Level.GRID):
             raise InvalidInput([Issue(field, "case.place_invalid", "案件所在地须为村（社区）或网格")])
@@ -308,15 +319,17 @@ class CaseService:
         return place
 
     async def _current_category_version(self, session: AsyncSession, code: str) -> int:
+        version, codes = await self._remembered(("categories",), lambda: self._current_catalogue(session))
+        if code not in codes:
+            raise InvalidInput([Issue("category", "case.unknown_category", f"分类 {code} 不在现行分类目录中")])
+        return version
+
+    async def _current_catalogue(self, session: AsyncSession) -> tuple[int, frozenset[str]]:
         version = (await session.exec(select(func.max(CategoryVersion.version)))).one()
         if version is None:
             raise ServiceError("尚未发布纠纷分类目录", code="categories.missing")
-        found = (
-            await session.exec(select(Category.id).where(Category.version == version, Category.code == code))
-        ).first()
-        if found is None:
-            raise InvalidInput([Issue("category", "case.unknown_category", f"分类 {code} 不在现行分类目录中")])
-        return int(version)
+        codes = (await session.exec(select(Category.code).where(Category.version == version))).all()
+        return int(version), frozenset(codes)
 
     def _party_row(self, case_id: uuid.UUID, party_id: uuid.UUID, ordinal: int, checked) -> Party:
         source = checked.source
@@ -597,6 +610,12 @@ class CaseService:
     async def transition_in(
         self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, request: TransitionRequest
     ) -> CaseBundle:
+        return await self._bundle(session, await self.apply_transition_in(session, principal, case_id, request))
+
+    async def apply_transition_in(
+        self, session: AsyncSession, principal: Principal, case_id: uuid.UUID, request: TransitionRequest
+    ) -> Case:
+        """The transition without reading the case back (a device needs only the version)."""
         now = self.context.clock.now()
         case = await self._load_for_change(session, principal, case_id)
         if request.expected_version is not None and request.expected_version != case.version:
@@ -632,7 +651,7 @@ class CaseService:
             calendar=self.context.calendar,
         )
         await self.record_decision(session, case, facts, decision, now=now)
-        return await self._bundle(session, case)
+        return case
 
     async def record_decision(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.services.upsert import upsert_statement
@@ -24,16 +23,18 @@ async def transaction_change_seq(session: AsyncSession) -> int:
     cached = session.info.get(_SESSION_KEY)
     if cached is not None:
         return int(cached)
-    dialect = session.bind.dialect.name
-    await session.exec(  # type: ignore[call-overload]
-        upsert_statement(dialect, ChangeClock.__table__, ["name"], None).values(name=CLOCK, value=0)
-    )
-    result = await session.exec(  # type: ignore[call-overload]
-        update(ChangeClock)
-        .where(col(ChangeClock.name) == CLOCK)
-        .values(value=ChangeClock.value + 1)
-        .returning(ChangeClock.value)
-    )
-    value = int(result.scalar_one())
+    # On the table, not the mapped class: an ORM UPDATE would first reconcile the session's
+    # loaded objects, work this row never needs.
+    clock = ChangeClock.__table__.c
+    draw = update(ChangeClock.__table__).where(clock.name == CLOCK).values(value=clock.value + 1).returning(clock.value)
+    result = await session.exec(draw)  # type: ignore[call-overload]
+    value = result.scalar_one_or_none()
+    if value is None:  # the first change of a new database
+        dialect = session.bind.dialect.name
+        await session.exec(  # type: ignore[call-overload]
+            upsert_statement(dialect, ChangeClock.__table__, ["name"], None).values(name=CLOCK, value=0)
+        )
+        value = (await session.exec(draw)).scalar_one()  # type: ignore[call-overload]
+    value = int(value)
     session.info[_SESSION_KEY] = value
     return value

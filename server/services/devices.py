@@ -60,8 +60,14 @@ class DeviceService:
 
     async def authenticate(self, token: str) -> DeviceCaller:
         async with self.context.db.read() as session:
-            device = (await session.exec(select(Device).where(Device.token_hash == token_digest(token)))).first()
-            user = await session.get(User, device.user_id) if device is not None else None
+            found = (
+                await session.exec(
+                    select(Device, User)
+                    .join(User, col(User.id) == col(Device.user_id))
+                    .where(Device.token_hash == token_digest(token))
+                )
+            ).first()
+        device, user = found if found is not None else (None, None)
         if device is None or user is None:
             raise ServiceError("设备凭证无效，请重新登记设备", code="sync.device_unknown")
         if device.revoked_at is not None or not user.active:

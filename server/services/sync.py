@@ -12,10 +12,11 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import literal, tuple_
+from sqlalchemy import insert, literal, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,9 +28,10 @@ from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, Trans
 from server.services.cases import CaseService
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
-from server.services.devices import DeviceCaller
+from server.services.devices import DeviceCaller, DeviceService
 from server.services.screening import file_screening_mutation
 from sync.attachments import Blob
+from sync.beacon import BeaconAnswer
 from sync.protocol import (
     MAX_CHANGE_SEQ,
     MIN_PROTOCOL_VERSION,
@@ -42,12 +44,16 @@ from sync.protocol import (
     decode_cursor,
     encode_cursor,
     mutation_digest,
+    payload_digest,
     plan_outbox,
     scope_digest,
 )
 from sync.tables import Device, SyncMutation
 
 log = logging.getLogger(__name__)
+
+# How stale a device's "last seen" may get before a sync with nothing to push updates it.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class SyncService:
@@ -64,7 +70,36 @@ class SyncService:
             )
         if request.device_id != caller.device.id:
             raise ServiceError("设备编号与设备凭证不符", code="sync.device_mismatch")
+        try:
+            after = decode_cursor(request.cursor)
+        except ValueError:
+            raise InvalidInput([Issue("cursor", "cursor.invalid", "同步游标无效，请清空后重新同步")]) from None
         now = self.context.clock.now()
+        if request.outbox:
+            results, last_seq = await self._push(caller, request, now)
+        else:
+            results, last_seq = [], await self._touch(caller, request, now)
+        # The pull reads after the push has committed, outside the write lock: on SQLite
+        # the next device's push proceeds while this answer is assembled.
+        async with self.context.db.read() as session:
+            changes, cursor, more = await self._pull(session, caller, after, request.page_size)
+            in_scope = await self._scope_ids(session, caller) if not more or request.want_scope_ids else []
+            refetched = await self._snapshots(session, caller, request.refetch) if request.refetch else []
+        return SyncResponse(
+            last_seq=last_seq,
+            results=results,
+            changes=changes,
+            cursor=cursor,
+            more=more,
+            scope=None if more else scope_digest(in_scope),
+            scope_ids=sorted(case_id.hex for case_id in in_scope) if request.want_scope_ids else None,
+            refetched=refetched,
+            server_time=now,
+        )
+
+    async def _push(
+        self, caller: DeviceCaller, request: SyncRequest, now: datetime
+    ) -> tuple[list[MutationResult], int]:
         async with self.context.db.write() as session:
             # Serialises two deliveries of the same request (a retry racing the original).
             device = (await session.exec(select(Device).where(Device.id == caller.device.id).with_for_update())).one()
@@ -75,35 +110,38 @@ class SyncService:
                     code="sync.gap",
                     data={"expected_seq": plan.gap_expected, "last_seq": device.last_seq},
                 )
-            try:
-                after = decode_cursor(request.cursor)
-            except ValueError:
-                raise InvalidInput([Issue("cursor", "cursor.invalid", "同步游标无效，请清空后重新同步")]) from None
             results = [await self._replay(session, device, mutation) for mutation in plan.replays]
             if plan.new:
                 # Drawn before the savepoints: a rolled-back savepoint must not hand it back.
                 await transaction_change_seq(session)
-            for mutation in plan.new:
-                results.append(await self._apply(session, caller, device, mutation, now))
-                device.last_seq = mutation.seq
+                results.extend(await self._apply_all(session, caller, device, plan.new, now))
+                device.last_seq = plan.new[-1].seq
             device.last_seen_at = now
             device.app_version = request.app_version
             session.add(device)
-            await session.flush()
-            changes, cursor, more = await self._pull(session, caller, after, request.page_size)
-            in_scope = await self._scope_ids(session, caller) if not more or request.want_scope_ids else []
-            refetched = await self._snapshots(session, caller, request.refetch) if request.refetch else []
-            return SyncResponse(
-                last_seq=device.last_seq,
-                results=results,
-                changes=changes,
-                cursor=cursor,
-                more=more,
-                scope=None if more else scope_digest(in_scope),
-                scope_ids=sorted(case_id.hex for case_id in in_scope) if request.want_scope_ids else None,
-                refetched=refetched,
-                server_time=now,
-            )
+            return results, device.last_seq
+
+    async def _touch(self, caller: DeviceCaller, request: SyncRequest, now: datetime) -> int:
+        """A sync with nothing to push writes only when the device's record is out of date:
+        an idle phone's syncs then never queue for the write lock."""
+        device = caller.device
+        seen = device.last_seen_at
+        if device.app_version != request.app_version or seen is None or now - seen >= LAST_SEEN_RESOLUTION:
+            async with self.context.db.write() as session:
+                await session.exec(  # type: ignore[call-overload]
+                    update(Device)
+                    .where(col(Device.id) == device.id)
+                    .values(last_seen_at=now, app_version=request.app_version)
+                )
+        return device.last_seq
+
+    async def beacon_answer(self, beacon: str, change_seq: int) -> BeaconAnswer:
+        """The idle check, over HTTP or UDP: has the scope of the beacon's device changed
+        after ``change_seq``? Unknown for a beacon that names no active device."""
+        caller = await DeviceService(self.context).by_beacon(beacon)
+        if caller is None:
+            return BeaconAnswer.UNKNOWN
+        return BeaconAnswer.NEWS if await self.changed_since(caller, change_seq) else BeaconAnswer.NOTHING_NEW
 
     async def changed_since(self, caller: DeviceCaller, change_seq: int) -> bool:
         """Whether a case in the device's scope changed after ``change_seq`` (the beacon)."""
@@ -208,16 +246,67 @@ class SyncService:
             message=stored.message,
         )
 
-    async def _apply(
-        self, session: AsyncSession, caller: DeviceCaller, device: Device, mutation: Mutation, now
-    ) -> MutationResult:
-        status, code, message, version, conflict = ResultStatus.APPLIED, None, None, None, None
-        taken = (await session.exec(select(SyncMutation).where(SyncMutation.mutation_id == mutation.id))).first()
-        if taken is not None:
-            status, code, message = ResultStatus.REJECTED, "sync.mutation_replayed", "该变更已由其他设备或编号提交"
-        else:
+    async def _apply_all(
+        self, session: AsyncSession, caller: DeviceCaller, device: Device, mutations: list[Mutation], now: datetime
+    ) -> list[MutationResult]:
+        """New mutations, each applied or answered and recorded.
+
+        First all in one savepoint, so the unit of work writes the whole outbox in a few
+        batched statements. A mutation that cannot apply raises there; the outbox then goes
+        through again with a savepoint per mutation, where the failing one is rolled back
+        alone and the ones behind it still apply. Rejections are rare, and the same
+        mutations give the same answers on the second pass (the rules are deterministic).
+        """
+        for guarded in (False, True):
+            taken = await self._taken_ids(session, mutations)
+            records: list[dict[str, Any]] = []
             try:
                 async with session.begin_nested():
+                    results = [
+                        await self._apply(session, caller, device, mutation, now, taken, records, guarded=guarded)
+                        for mutation in mutations
+                    ]
+            except _MutationFailed:
+                continue
+            except Exception:
+                if guarded:
+                    raise
+                # A constraint only the database checks, found when the savepoint flushed.
+                log.info("device %s: an outbox failed as a whole; applying it one by one", device.id, exc_info=True)
+                continue
+            # The outcome of every mutation, in one statement.
+            await session.exec(insert(SyncMutation), params=records)  # type: ignore[call-overload]
+            return results
+        raise AssertionError("the guarded pass answers every mutation")
+
+    async def _taken_ids(self, session: AsyncSession, mutations: list[Mutation]) -> set[uuid.UUID]:
+        """Mutation ids already recorded (under another device or sequence number)."""
+        ids = [mutation.id for mutation in mutations]
+        found = await session.exec(select(SyncMutation.mutation_id).where(col(SyncMutation.mutation_id).in_(ids)))
+        return set(found.all())
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        caller: DeviceCaller,
+        device: Device,
+        mutation: Mutation,
+        now: datetime,
+        taken: set[uuid.UUID],
+        records: list[dict[str, Any]],
+        *,
+        guarded: bool,
+    ) -> MutationResult:
+        status, code, message, version, conflict = ResultStatus.APPLIED, None, None, None, None
+        if mutation.id in taken:
+            status, code, message = ResultStatus.REJECTED, "sync.mutation_replayed", "该变更已由其他设备或编号提交"
+        else:
+            taken.add(mutation.id)
+            try:
+                if guarded:
+                    async with session.begin_nested():
+                        outcome = await self._run(session, caller, mutation)
+                else:
                     outcome = await self._run(session, caller, mutation)
                 version, code, conflict = outcome.version, outcome.code, outcome.conflict
                 if conflict:
@@ -225,32 +314,34 @@ class SyncService:
                     message = "以下字段已被他人修改，本次修改未覆盖，待审核：" + "、".join(
                         FIELD_NAMES_ZH.get(name, name) for name in conflict
                     )
-            except DomainError as error:
-                status, code, message = ResultStatus.REJECTED, _rejection_code(error), error.message
-            except ValidationError as error:
-                status, code = ResultStatus.REJECTED, "validation.failed"
-                message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            except Exception:
+            except (DomainError, ValidationError) as error:
+                if not guarded:
+                    raise _MutationFailed from error
+                status, code, message = _rejection(error)
+            except Exception as error:
+                if not guarded:
+                    raise _MutationFailed from error
                 log.exception("mutation %s of device %s failed", mutation.seq, device.id)
                 status, code, message = ResultStatus.REJECTED, "internal", "服务器处理该条记录时出错，已留存待查"
         if status is not ResultStatus.APPLIED:
             log.info("device %s mutation %s %s: %s", device.id, mutation.seq, status.value, code)
-        session.add(
-            SyncMutation(
-                device_id=device.id,
-                seq=mutation.seq,
-                mutation_id=mutation.id,
-                digest=mutation_digest(mutation),
-                type=mutation.type.value,
-                case_id=mutation.case_id,
-                status=status.value,
-                code=code,
-                message=message,
-                payload=mutation.model_dump(mode="json"),
-                conflict=conflict,
-                device_time=mutation.device_time,
-                received_at=now,
-            )
+        payload = mutation.model_dump(mode="json")
+        records.append(
+            {
+                "device_id": device.id,
+                "seq": mutation.seq,
+                "mutation_id": mutation.id,
+                "digest": payload_digest(payload),
+                "type": mutation.type.value,
+                "case_id": mutation.case_id,
+                "status": status.value,
+                "code": code,
+                "message": message,
+                "payload": payload,
+                "conflict": conflict,
+                "device_time": mutation.device_time,
+                "received_at": now,
+            }
         )
         return MutationResult(
             seq=mutation.seq,
@@ -278,20 +369,21 @@ class SyncService:
             code = "sync.edit_conflict" if conflict else ("sync.merged" if merged.stale else None)
             return _Outcome(merged.bundle.case.version, code, conflict)
         elif mutation.type is MutationType.FILE_SCREENING_REPORT:
-            return _Outcome(None, await file_screening_mutation(session, self.context, principal, mutation))  # type: ignore[arg-type]
+            return _Outcome(None, await file_screening_mutation(session, self.context, principal, mutation))
         elif mutation.type is MutationType.ATTACH_FILE:
             bundle = await self.cases.attach_in(
                 session, principal, mutation.case_id, AttachmentCreate.model_validate(mutation.data)
             )
         else:
             request = TransitionRequest.model_validate(mutation.data)
-            bundle = await self.cases.transition_in(session, principal, mutation.case_id, request)
+            case = await self.cases.apply_transition_in(session, principal, mutation.case_id, request)
+            return _Outcome(case.version)
         return _Outcome(bundle.case.version)
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    version: int
+    version: int | None  # None: the mutation is not about a case (a 排查 report)
     code: str | None = None
     # Held fields: {name: {"device": {column: value}, "server": {column: value}}}.
     conflict: dict[str, Any] | None = None
@@ -390,6 +482,17 @@ def case_snapshot(
             for item in attachments
         ],
     }
+
+
+class _MutationFailed(Exception):
+    """A mutation failed in the optimistic pass: the outbox goes again, one savepoint each."""
+
+
+def _rejection(error: DomainError | ValidationError) -> tuple[ResultStatus, str, str]:
+    if isinstance(error, ValidationError):
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return ResultStatus.REJECTED, "validation.failed", details
+    return ResultStatus.REJECTED, _rejection_code(error), error.message
 
 
 def _rejection_code(error: DomainError) -> str:

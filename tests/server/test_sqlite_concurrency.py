@@ -17,6 +17,7 @@ import multiprocessing
 import queue
 import time
 import traceback
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,11 @@ from server.schemas.cases import CaseCreate, TransitionRequest
 from server.services.cases import CaseService
 from server.services.categories import CategoryService
 from server.services.context import ServiceContext
+from server.services.devices import DeviceService
 from server.services.regions import RegionService
+from server.services.sync import SyncService
 from server.services.users import UserService, principal_of
+from sync.protocol import SyncRequest
 from tests.conftest import (
     BACKENDS,
     DIVISIONS,
@@ -286,8 +290,19 @@ async def test_a_write_transaction_queues_behind_the_writer_and_succeeds(tmp_pat
                 await session.exec(text("INSERT INTO note (body) VALUES (:body)"), params={"body": f"after {count}"})
             return time.perf_counter() - started
 
-        _, waited = await asyncio.gather(holder(), queued())
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            await holding.wait()
+            for _ in range(int(hold_s / 0.01)):
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        _, waited, _ = await asyncio.gather(holder(), queued(), ticker())
         assert waited >= hold_s * 0.8, f"the second writer did not wait ({waited:.2f}s)"
+        # SQLite runs on the loop's thread, but the wait is an asyncio sleep: the loop went on.
+        assert ticks >= int(hold_s / 0.01) * 0.5, f"the event loop stalled while a writer waited ({ticks} ticks)"
         async with first.read() as session:
             bodies = (await session.exec(text("SELECT body FROM note ORDER BY id"))).scalars().all()
         # It read after the holder committed, so it saw both rows: no lost update.
@@ -295,6 +310,72 @@ async def test_a_write_transaction_queues_behind_the_writer_and_succeeds(tmp_pat
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_writer_gives_up_with_database_is_locked_after_the_busy_timeout(tmp_path: Path) -> None:
+    first, second = await scratch_databases(tmp_path, busy_timeout_ms=300)
+    try:
+        async with second.write() as session:
+            await session.exec(text("INSERT INTO note (body) VALUES ('holder')"))
+            started = time.perf_counter()
+            with pytest.raises(exc.OperationalError, match="database is locked"):
+                async with first.write() as waiting:
+                    await waiting.exec(text("INSERT INTO note (body) VALUES ('too late')"))
+            waited = time.perf_counter() - started
+        assert 0.25 <= waited < 2, f"gave up after {waited:.2f}s with a 0.3 s busy timeout"
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_writers_of_one_process_take_turns_in_arrival_order(tmp_path: Path) -> None:
+    """The write gate: in-process writers never meet SQLite's busy handler, and are served
+    first come, first served."""
+    database, other = await scratch_databases(tmp_path, busy_timeout_ms=0)
+    await other.dispose()
+    order: list[int] = []
+
+    async def writer(index: int) -> None:
+        await asyncio.sleep(index * 0.005)  # arrive in index order
+        async with database.write() as session:
+            await asyncio.sleep(0.02)  # hold the lock across awaits, as a service does
+            await session.exec(text("INSERT INTO note (body) VALUES (:body)"), params={"body": str(index)})
+            order.append(index)
+
+    try:
+        # With a busy timeout of 0, any writer that reached SQLite's lock would fail at once.
+        await asyncio.gather(*(writer(index) for index in range(8)))
+        assert order == list(range(8))
+    finally:
+        await database.dispose()
+
+
+async def test_a_sync_with_nothing_to_push_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """An idle phone's sync only reads (its "last seen" is kept to the minute), so a long
+    write by another process does not hold it up."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}"
+    context, leaders = await seed(url)
+    other_process = Database(create_engine(url, busy_timeout_ms=0))
+    try:
+        devices = DeviceService(context)
+        enrolled = await devices.enroll(leaders[VILLAGES[0]], uuid.uuid4(), "村支书的手机")
+        request = SyncRequest(protocol=1, app_version="1.0", device_id=enrolled.device.id)
+        await SyncService(context).sync(await devices.authenticate(enrolled.token), request)
+        context.clock.advance(seconds=30)
+        async with other_process.write() as session:
+            await session.exec(text("UPDATE sync_device SET name = name"))  # holds the write lock
+            answer = await asyncio.wait_for(
+                SyncService(context).sync(await devices.authenticate(enrolled.token), request), 5
+            )
+        assert answer.last_seq == 0 and answer.scope is not None
+        # A minute on, the sync records that the phone was seen.
+        context.clock.advance(minutes=1)
+        await SyncService(context).sync(await devices.authenticate(enrolled.token), request)
+        seen = (await devices.authenticate(enrolled.token)).device.last_seen_at
+        assert seen == context.clock.now()
+    finally:
+        await other_process.dispose()
+        await context.db.dispose()
 
 
 def test_a_stale_snapshot_cannot_write_even_after_the_writer_commits(tmp_path: Path) -> None:

@@ -1,3 +1,4 @@
+import asyncio
 import gzip
 import json
 import uuid
@@ -6,6 +7,9 @@ from sqlalchemy import text
 from sqlmodel import func, select
 
 from grid.cases import CaseEvent
+from server.beacon_udp import start_beacon_listener
+from sync.beacon import BeaconAnswer, encode_check
+from sync.client import udp_news
 from sync.tables import Device, SyncMutation
 from tests.factories import case_payload
 
@@ -362,6 +366,45 @@ async def test_the_beacon_tells_an_idle_device_whether_its_scope_changed(client,
     for unknown in (beacon, "not-a-beacon"):
         answer = await client.get(f"{root}/b/{unknown}/{after}")
         assert (answer.status_code, answer.json()["code"]) == (404, "sync.beacon_unknown")
+
+
+async def test_the_udp_beacon_answers_what_the_http_beacon_answers_in_one_byte(client, world, context):
+    enrolled = await client.post("/devices", json={"device_id": str(uuid.uuid4())}, headers=world.auth("grid_worker"))
+    device_id, beacon = enrolled.json()["device"]["id"], enrolled.json()["beacon"]
+    auth = {"Authorization": f"Bearer {enrolled.json()['device_token']}"}
+    _, result = await pull_all(client, device_id, auth)
+    after = int(result["cursor"].split(".")[0])
+    listener = await start_beacon_listener(context, "127.0.0.1", 0)
+    port = listener.get_extra_info("sockname")[1]
+    try:
+        assert await udp_news("127.0.0.1", port, beacon, after) is False
+        await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+        assert await udp_news("127.0.0.1", port, beacon, after) is True
+        # An unknown beacon is news too: the full sync that follows says what happened.
+        assert await udp_news("127.0.0.1", port, "AAAAAAAAAAAA", after) is True
+
+        # Exactly one byte answers exactly thirteen; anything else gets no answer at all.
+        loop = asyncio.get_running_loop()
+        replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Probe(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                replies.put_nowait(data)
+
+        probe, _ = await loop.create_datagram_endpoint(Probe, remote_addr=("127.0.0.1", port))
+        try:
+            check = encode_check(beacon, after)
+            assert len(check) == 13
+            for junk in (b"", b"x" * 12, check + b"\0", b"GET /b/ HTTP/1.1\r\n\r\n" * 10):
+                probe.sendto(junk)
+            probe.sendto(check)
+            assert await asyncio.wait_for(replies.get(), 3) == bytes([BeaconAnswer.NEWS])
+            await asyncio.sleep(0.2)
+            assert replies.empty()
+        finally:
+            probe.close()
+    finally:
+        listener.close()
 
 
 async def test_a_sync_answer_says_how_long_the_server_worked_on_it(client, world):
