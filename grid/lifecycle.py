@@ -10,7 +10,7 @@ every statutory rule can be tested at any date.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -308,8 +308,8 @@ _ENUM_FIELDS: dict[str, type[StrEnum]] = {
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Escalation):
-        return _jsonable(asdict(value))
+    if is_dataclass(value) and not isinstance(value, type):  # Escalation, ReviewHolder, …
+        return {item.name: _jsonable(getattr(value, item.name)) for item in fields(value)}
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

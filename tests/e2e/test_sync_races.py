@@ -63,4 +63,6 @@ async def test_an_outbox_delivered_five_times_at_once_applies_each_mutation_once
         assert sorted(item["id"] for item in mine.json()["items"]) == sorted(case_ids)
         for case_id in case_ids[:3]:
             timeline = await http.get(f"/cases/{case_id}/timeline", headers=user)
-            assert [entry["kind"] for entry in timeline.json()] == ["register"]
+            kinds = [entry["kind"] for entry in timeline.json()]
+            # Once each (the same capture twenty times is also flagged as a repeat of the first).
+            assert kinds[0] == "register" and len(kinds) == len(set(kinds))
