@@ -74,14 +74,23 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def _users_at(session: AsyncSession, node_code: str, roles: Iterable[Role]) -> list[uuid.UUID]:
-    statement = select(User.id).where(
-        User.node_code == node_code, col(User.role).in_([role.value for role in roles]), col(User.active).is_(True)
-    )
-    return list((await session.exec(statement)).all())
+    names = sorted(role.value for role in roles)
+    key = ("notifications.users_at", node_code, *names)
+    if key not in session.info:
+        # Remembered for the transaction: a sweep notifies the officers of one town for
+        # many cases in one batch.
+        statement = select(User.id).where(
+            User.node_code == node_code, col(User.role).in_(names), col(User.active).is_(True)
+        )
+        session.info[key] = list((await session.exec(statement)).all())
+    return list(session.info[key])
 
 
 async def _organ_node(session: AsyncSession, case: Case, level: Level) -> str:
-    return (await ancestor_at(session, case.region_path, level)).code
+    key = ("notifications.organ_node", case.region_path, level.value)
+    if key not in session.info:
+        session.info[key] = (await ancestor_at(session, case.region_path, level)).code
+    return str(session.info[key])
 
 
 async def resolve_role(session: AsyncSession, case: Case, role: Recipient) -> list[uuid.UUID]:
@@ -180,25 +189,25 @@ async def enqueue(
         return 0
     dialect = session.bind.dialect.name
     statement = upsert_statement(dialect, Notification.__table__, ["dedupe_key", "recipient_id"], None)
-    added = 0
-    for user_id in users:
-        result = await session.exec(  # type: ignore[call-overload]
-            statement.values(
-                id=uuid.uuid4(),
-                dedupe_key=dedupe_key,
-                event=event,
-                case_id=case_id,
-                recipient_id=user_id,
-                title=title,
-                body=body,
-                payload=payload,
-                created_at=created_at,
-                attempts=0,
-                next_attempt_at=created_at,
-            ).returning(Notification.__table__.c.id)
-        )
-        added += len(result.all())
-    return added
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "dedupe_key": dedupe_key,
+            "event": event,
+            "case_id": case_id,
+            "recipient_id": user_id,
+            "title": title,
+            "body": body,
+            "payload": payload,
+            "created_at": created_at,
+            "attempts": 0,
+            "next_attempt_at": created_at,
+        }
+        for user_id in users
+    ]
+    # One statement for every recipient; RETURNING names the rows that were new.
+    result = await session.exec(statement.values(rows).returning(Notification.__table__.c.id))  # type: ignore[call-overload]
+    return len(result.all())
 
 
 # ---------------------------------------------------------------- delivery
