@@ -31,6 +31,7 @@ from server.schemas.supervision import LeadAssign
 from server.services.cases import CaseService, append_timeline
 from server.services.context import ServiceContext
 from server.services.notifications import enqueue
+from server.services.recusal_guard import ensure_not_recused
 
 LEAD_ASSIGNED_EVENT = "lead_assigned"
 LEAD_ENDED_EVENT = "lead_ended"
@@ -73,6 +74,8 @@ class LeadService:
                 HandlingLevel(case.level),
                 case.handling_node_path,
             )
+            # Art. 28: whoever has withdrawn from the case cannot be put in charge of it.
+            await ensure_not_recused(session, case.id, principal, user_id=leader.id)
             check_target_date(data.target_date, now)
             history = await lead_history(session, case_id)
             previous = current_lead(history)

@@ -6,6 +6,7 @@ from typing import Any
 
 from grid.people import Role
 from tests.factories import case_payload
+from tests.server.test_case_lead import assign as assign_lead
 from tests.server.test_extensions import act, ask, decide, in_handling, officer, problem
 
 INTEREST = "申请人系本人堂兄，存在直接利害关系"
@@ -206,3 +207,12 @@ async def test_should_reject_a_recused_users_offline_mutation_and_keep_it(client
     )
     [result] = answer.json()["results"]
     assert (result["status"], result["code"]) == ("rejected", "case.recused")
+
+
+async def test_should_not_let_anyone_name_a_recused_user_the_cases_baoan_leader(client, world):
+    case_id = (await registered(client, world))["id"]
+    assert (await recuse(client, world.auth("leader"), case_id)).status_code == 201
+    refused = await assign_lead(client, world, case_id, "leader", by="town")
+    assert "测试leader" in problem(refused, 403, "case.recused")["detail"]
+    named = await assign_lead(client, world, case_id, "town", by="town")
+    assert named.status_code == 200, named.text
