@@ -38,6 +38,9 @@ bench: setup
 	@scripts/ensure-postgres || true
 	$(BIN)/python -m bench.api_bench
 	$(BIN)/python -m bench.sync_bench
+	$(BIN)/python -m bench.sqlite_driver_bench
+	$(BIN)/python -m bench.escalation_bench
+	$(BIN)/python -m bench.inbox_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
