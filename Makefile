@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python -m bench.sqlite_driver_bench
 	$(BIN)/python -m bench.escalation_bench
 	$(BIN)/python -m bench.inbox_bench
+	$(BIN)/python -m bench.intake_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
@@ -96,6 +98,7 @@ def normalize_matter(text: str) -> str:
     return " ".join(kept.split())
 
 
+@lru_cache(maxsize=4096)
 def matter_grams(title: str, request: str) -> frozenset[str]:
     """Character bigrams of the statement, never across a break; a lone character counts."""
     grams: set[str] = set()
@@ -159,14 +162,20 @@ class Prior:
     @property
     def open(self) -> bool:
         """Still being handled somewhere: a duplicate of it must be merged, not handled twice."""
-        return self.status not in (Status.CLOSED, Status.NOT_ACCEPTED) and not self.final
+        return self.status not in (Status.CLOSED, Status.NOT_ACCEPTED, Status.FINAL) and not self.final
 
 
-def final_on(facts: CaseFacts) -> date | None:
-    """The day (in China) the 复核 opinion was delivered, when the case reached it."""
-    if facts.rereview_delivered_at is None:
-        return None
-    return local_date(facts.rereview_delivered_at)
+def final_on(facts: CaseFacts | Mapping[str, Any]) -> date | None:
+    """The day (in China) the 复核 opinion was delivered, when the case reached it.
+
+    Takes the facts or their stored JSON (intake reads many earlier cases and needs only this).
+    """
+    if isinstance(facts, CaseFacts):
+        delivered = facts.rereview_delivered_at
+    else:
+        raw = facts.get("rereview_delivered_at")
+        delivered = datetime.fromisoformat(raw) if raw else None
+    return local_date(delivered) if delivered is not None else None
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from grid.cases import Case, HandlingLevel, Kind, Party, PartyKind, PartyRole, Risk
 from grid.hierarchy import Region
-from grid.lifecycle import Actor, CaseFacts, Status, TimelineEntry
+from grid.lifecycle import Actor, Status, TimelineEntry
 from grid.repeats import (
     DUPLICATE_ENTRY,
     DUPLICATE_THRESHOLD,
+    FINAL_THRESHOLD,
     SKIP_LEVEL_ENTRY,
     CaseDuplicate,
     CaseSkipLevel,
@@ -177,8 +179,12 @@ async def _verdict(session: AsyncSession, context: ServiceContext, case: Case, p
     if id_keys:
         same_person.append(col(Party.id_number_index).in_(sorted(id_keys)))
     if pairs:
-        # The name is compared below, normalised: the phone's index is what finds the rows.
-        same_person.append(col(Party.phone_index).in_(sorted({key for _, key in pairs})))
+        # The name bounds the rows of a phone a whole family shares; it is compared again
+        # below, normalised, so that one applicant's name never pairs with another's phone.
+        names = {party.name for party in applicants} | {name for name, _ in pairs}
+        same_person.append(
+            and_(col(Party.phone_index).in_(sorted({key for _, key in pairs})), col(Party.name).in_(sorted(names)))
+        )
     # Two steps, so that both backends start from the party indexes: the same person first,
     # then their cases of this category in this county.
     found = await session.exec(
@@ -196,7 +202,7 @@ async def _verdict(session: AsyncSession, context: ServiceContext, case: Case, p
     if not bases:
         return Verdict()
     rows = await session.exec(
-        select(Case)
+        select(*_PRIOR_COLUMNS)
         .where(
             col(Case.id).in_(sorted(bases)),
             col(Case.category_code) == case.category_code,
@@ -212,6 +218,16 @@ async def _verdict(session: AsyncSession, context: ServiceContext, case: Case, p
     }
     if all(prior.similarity < DUPLICATE_THRESHOLD for prior in priors.values()):
         return Verdict()  # other matters of the petitioner: nothing to link, nothing to refuse
+    # Only a close statement on a case that may have reached 复核 can make the matter final.
+    maybe_final = [
+        key
+        for key, prior in priors.items()
+        if prior.similarity >= FINAL_THRESHOLD and prior.status in (Status.FINAL, Status.CLOSED)
+    ]
+    if maybe_final:
+        facts = await session.exec(select(Case.id, Case.lifecycle).where(col(Case.id).in_(maybe_final)))
+        for key, lifecycle in facts.all():
+            priors[key] = replace(priors[key], final_on=final_on(lifecycle))
     links = dict(
         (
             await session.exec(
@@ -226,13 +242,26 @@ async def _verdict(session: AsyncSession, context: ServiceContext, case: Case, p
     originals = dict(priors)
     missing = sorted({original for original in links.values() if original not in priors})
     if missing:
-        for row in (await session.exec(select(Case).where(col(Case.id).in_(missing)))).all():
+        for row in (await session.exec(select(*_PRIOR_COLUMNS).where(col(Case.id).in_(missing)))).all():
             originals[row.id] = _prior(row, "", 0.0)
     linked = {prior.duplicate_of: originals[prior.duplicate_of] for prior in priors.values() if prior.duplicate_of}
     return assess(priors.values(), linked)
 
 
-def _prior(row: Case, basis: str, score: float) -> Prior:
+# What the rule reads of an earlier case: whole rows would cost a persistent petitioner's
+# every intake the loading of their whole history (bench/intake_bench.py).
+_PRIOR_COLUMNS = (
+    col(Case.id),
+    col(Case.number),
+    col(Case.status),
+    col(Case.level),
+    col(Case.registered_at),
+    col(Case.title),
+    col(Case.request),
+)
+
+
+def _prior(row: Any, basis: str, score: float) -> Prior:
     return Prior(
         case_id=row.id,
         number=row.number,
@@ -241,6 +270,6 @@ def _prior(row: Case, basis: str, score: float) -> Prior:
         registered_at=row.registered_at,
         basis=basis,
         similarity=score,
-        final_on=final_on(CaseFacts.from_json(row.lifecycle)),
+        final_on=None,  # read only where it can matter (_verdict)
         duplicate_of=None,
     )
