@@ -47,6 +47,7 @@ from grid.lifecycle import (
     register,
 )
 from grid.people import IDENTITY_READERS, READ_SCOPE_ACTIONS, ROLE_ACTIONS, Role
+from grid.recusals import CaseRecusal
 from grid.storage_types import UTCDateTime
 from server.errors import ServiceError
 from server.principal import Principal
@@ -54,7 +55,7 @@ from server.schemas.cases import AttachmentCreate, CaseCreate, CaseUpdate, Revea
 from server.services.changes import transaction_change_seq
 from server.services.context import ServiceContext
 from server.services.deadlines import stamp_next_deadline
-from server.services.escalation import policy_in_force, stamp_next_check
+from server.services.escalation import fired_keys_subquery, policy_in_force, remember_fired, stamp_next_check
 from server.services.recusal_guard import ensure_not_recused
 from server.services.regions import ancestor_at, in_subtree
 from server.services.repeats import screen_new_case
@@ -435,14 +436,40 @@ class CaseService:
     # ------------------------------------------------------------ changes
 
     async def _load_for_change(self, session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+        # One statement reads what every change needs besides the row: whether the caller
+        # withdrew from the case, its last timeline seq and its fired triggers (a device's
+        # outbox applies dozens of changes in one transaction: statements are its cost).
+        recused = (
+            select(CaseRecusal.id)
+            .where(
+                col(CaseRecusal.case_id) == col(Case.id),
+                col(CaseRecusal.user_id) == principal.user_id,
+                col(CaseRecusal.lifted_at).is_(None),
+            )
+            .correlate(Case)
+            .limit(1)
+            .scalar_subquery()
+        )
+        last_seq = (
+            select(func.max(CaseEvent.seq))
+            .where(col(CaseEvent.case_id) == col(Case.id))
+            .correlate(Case)
+            .scalar_subquery()
+        )
         # FOR UPDATE serialises concurrent changes of one case on PostgreSQL; SQLite's
         # BEGIN IMMEDIATE already has.
-        result = await session.exec(select(Case).where(Case.id == case_id).with_for_update())
-        case = result.first()
-        if case is None or not self._can_read(principal, case):
+        result = await session.exec(
+            select(Case, recused, last_seq, fired_keys_subquery()).where(Case.id == case_id).with_for_update(of=Case)
+        )
+        row = result.first()
+        if row is None or not self._can_read(principal, row[0]):
             raise out_of_scope()
-        # Art. 28: whoever withdrew from the case changes nothing on it, by any path.
-        await ensure_not_recused(session, case.id, principal)
+        case, recusal_id, last, fired = row
+        if recusal_id is not None:
+            # Art. 28: whoever withdrew from the case changes nothing on it, by any path.
+            await ensure_not_recused(session, case.id, principal)
+        session.info.setdefault(LAST_SEQ_READ_WITH_CASE, {})[case.id] = last or 0
+        remember_fired(session, case.id, fired)
         return case
 
     async def update(self, principal: Principal, case_id: uuid.UUID, data: CaseUpdate) -> CaseBundle:
@@ -771,6 +798,11 @@ class CaseService:
             return list(result.all())
 
 
+# The last timeline seq read with a case loaded for change, for the one append of that
+# change; a later append reads it again (the first one's entries are flushed by then).
+LAST_SEQ_READ_WITH_CASE = "fengqiao.last_seq_read_with_case"
+
+
 async def append_timeline(session: AsyncSession, case: Case, entries, *, first_seq: int | None = None) -> None:
     """Append timeline entries and put the case and them in this transaction's place
     of the change feed (every change of a case comes with an entry). The caller holds the
@@ -780,7 +812,9 @@ async def append_timeline(session: AsyncSession, case: Case, entries, *, first_s
     case.change_seq = change_seq
     session.add(case)
     if first_seq is None:
-        last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
+        last = session.info.get(LAST_SEQ_READ_WITH_CASE, {}).pop(case_id, None)
+        if last is None:
+            last = (await session.exec(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case_id))).one()
         first_seq = (last or 0) + 1
     for offset, entry in enumerate(entries):
         session.add(

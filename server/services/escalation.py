@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,8 +48,33 @@ def policy_in_force(settings: Settings) -> Policy:
     return _policy_at(settings.escalation_policy_file)
 
 
+# Fired keys read together with a case loaded for change (CaseService._load_for_change),
+# kept on the session for the one stamp of that change: the next read asks the database.
+FIRED_READ_WITH_CASE = "fengqiao.fired_read_with_case"
+FIRED_SEPARATOR = "\x1f"
+
+
+def fired_keys_subquery():
+    """The case's fired keys as one string (``FIRED_SEPARATOR`` between them), correlated
+    to the ``case_file`` row of the enclosing query."""
+    return (
+        select(func.aggregate_strings(EscalationTrigger.trigger_key, FIRED_SEPARATOR))
+        .where(col(EscalationTrigger.case_id) == col(Case.id))
+        .correlate(Case)
+        .scalar_subquery()
+    )
+
+
+def remember_fired(session: AsyncSession, case_id: uuid.UUID, joined: str | None) -> None:
+    keys = frozenset(joined.split(FIRED_SEPARATOR)) if joined else frozenset()
+    session.info.setdefault(FIRED_READ_WITH_CASE, {})[case_id] = keys
+
+
 async def fired_keys(session: AsyncSession, case_id: uuid.UUID) -> frozenset[str]:
     """The trigger keys already acted on for this case (the engine's ``CaseView.fired``)."""
+    known = session.info.get(FIRED_READ_WITH_CASE, {}).pop(case_id, None)
+    if known is not None:
+        return known
     rows = await session.exec(select(EscalationTrigger.trigger_key).where(col(EscalationTrigger.case_id) == case_id))
     return frozenset(rows.all())
 

@@ -64,7 +64,10 @@ async def screen_new_case(
     Raises ``case.final`` when the matter was re-reviewed (复核); otherwise writes the
     duplicate link and the 越级 record it finds and returns their timeline entries.
     """
-    verdict = await _verdict(session, context, case, parties)
+    # The new case's own rows are left pending: the queries exclude them, and the caller
+    # flushes them with its timeline entries in one go (earlier cases are flushed already).
+    with session.no_autoflush:
+        verdict = await _verdict(session, context, case, parties)
     if verdict.final is not None:
         final = verdict.final
         raise ServiceError(
