@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The field app (pwa/): Node 20 and npm from the npm registry; the build lands in pwa/dist.
+PWA_MODULES := pwa/node_modules/.package-lock.json
+PWA_BUILT := pwa/dist/index.html
+PWA_SOURCES := $(shell find pwa/src pwa/public -type f 2>/dev/null) pwa/build.mjs pwa/package.json
 
 .PHONY: run test setup lint bench clean
 
@@ -14,7 +18,15 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(INSTALLED)
+$(PWA_MODULES): pwa/package-lock.json
+	@command -v npm >/dev/null || { echo "The field app (pwa/) needs Node 20 and npm: install nodejs and npm" >&2; exit 1; }
+	cd pwa && npm ci --no-audit --no-fund
+	@touch $@
+
+$(PWA_BUILT): $(PWA_MODULES) $(PWA_SOURCES)
+	cd pwa && npm run build
+
+setup: $(INSTALLED) $(PWA_BUILT)
 	@scripts/ensure-system-packages run
 
 run: setup
@@ -42,6 +54,8 @@ bench: setup
 	$(BIN)/python -m bench.escalation_bench
 	$(BIN)/python -m bench.inbox_bench
 	$(BIN)/python -m bench.intake_bench
+	$(BIN)/python -m bench.pwa_bench
+	$(BIN)/python -m bench.monthly_bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache pwa/node_modules pwa/dist

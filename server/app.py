@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.pydantic import PydanticPlugin
 
+from reports.archive import require_sm3
+from reports.fonts import font_problems
+from reports.render import RenderPool
+from server.api.archives import ArchiveController
 from server.api.auth import AuthController
 from server.api.cases import CaseController
 from server.api.deps import (
@@ -23,6 +29,7 @@ from server.api.deps import (
     provide_users,
 )
 from server.api.directory import CategoryController, RegionController, UserController
+from server.api.documents import DocumentController
 from server.api.files import FileController
 from server.api.matters import MatterController, RepeatStatsController
 from server.api.oversight import (
@@ -33,6 +40,7 @@ from server.api.oversight import (
     RecusalController,
 )
 from server.api.screening import ScreeningController
+from server.api.statistics import StatisticsController
 from server.api.supervision import LeadController, NotificationController, SupervisionController
 from server.api.sync import DeviceController, SyncController, SyncReviewController, beacon
 from server.api.system import CalendarController, HealthController
@@ -42,6 +50,7 @@ from server.crypto import FieldCipher
 from server.db import Database, create_engine
 from server.errors import EXCEPTION_HANDLERS
 from server.gzip_request import GzipRequestMiddleware
+from server.pwa_static import pwa_router
 from server.scheduler import Scheduler
 from server.server_timing import ServerTimingMiddleware
 from server.services.context import ServiceContext
@@ -76,6 +85,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         await app.state.context.reload_calendar()
         # A broken policy file stops the start here, naming its lines (policy.invalid).
         policy_in_force(settings)
+        # Archive packages need SM3 (GB/T 32905) from OpenSSL: refuse to start without it.
+        require_sm3()
+        # Missing CJK fonts or HarfBuzz subsetting break no request, only every document:
+        # say so loudly at start (docs/documents.md).
+        for problem in font_problems():
+            print(f"警告 / WARNING: {problem}", file=sys.stderr, flush=True)
+        app.state.render_pool = RenderPool(settings.render_workers)
+        # Jobs render too (archive packages of closed cases): one pool for all.
+        app.state.context.render_pool = app.state.render_pool
         scheduler = Scheduler(app.state.context)
         scheduler.start()
         beacons = (
@@ -89,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             if beacons is not None:
                 beacons.close()
             await scheduler.shutdown()
+            await asyncio.to_thread(app.state.render_pool.close)
             await db.dispose()
 
     api = Router(
@@ -116,6 +135,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
             OrganHeadController,
             InboxController,
             ScreeningController,
+            ArchiveController,
+            DocumentController,
+            StatisticsController,
         ],
         dependencies={
             "principal": Provide(provide_principal),
@@ -126,7 +148,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, context: Servi
         },
     )
     return Litestar(
-        route_handlers=[api, beacon],
+        route_handlers=[api, beacon, pwa_router],
         state=State({"context": context} if context is not None else {}),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -202,6 +202,58 @@ async def print_preview(sweeper, now: datetime) -> None:
     print(f"共 {cases} 件案件有到期事项，{decisions} 项决定；未作任何更改（加 --apply 执行）")
 
 
+def cmd_report(settings: Settings, args: argparse.Namespace) -> None:
+    """`fengqiao report monthly|annual`: the statistics of a region, computed now, to a file
+    whose extension picks the format (.pdf, .csv, .xlsx, .json); docs/statistics.md."""
+    import json
+
+    from reports.spreadsheets import to_csv, to_xlsx
+    from reports.statistics import check_started, parse_period
+    from reports.statistics_report import render_statistics_pdf
+    from server.services.statistics import StatisticsService
+
+    period = parse_period(args.month if args.report_command == "monthly" else str(args.year))
+    out = Path(args.out or f"statistics-{args.region}-{period.key}.pdf")
+    writers = {
+        ".pdf": render_statistics_pdf,
+        ".csv": to_csv,
+        ".xlsx": to_xlsx,
+        ".json": lambda figures: json.dumps(figures, ensure_ascii=False, indent=2).encode(),
+    }
+    if out.suffix.lower() not in writers:
+        raise ValueError(f"不支持的文件类型 {out.suffix or '（无扩展名）'}：请用 .pdf、.csv、.xlsx 或 .json")
+
+    async def work(context: ServiceContext):
+        check_started(period, context.clock.now())
+        service = StatisticsService(context)
+        region = await service.region(args.region)
+        return (await service.result(region, period, live=True)).figures
+
+    figures = asyncio.run(with_context(settings, work))
+    out.write_bytes(writers[out.suffix.lower()](figures))
+    rate = figures["rates"]["resolution"]["rate"]
+    print(
+        f"已生成{figures['region']['name']}{figures['period']['label']}统计：{out}（{out.stat().st_size} 字节）；"
+        f"登记 {figures['counts']['registered']} 件，化解率 {'—' if rate is None else f'{rate * 100:.1f}%'}"
+    )
+
+
+def add_report_commands(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="统计报表：月报、年度报告").add_subparsers(
+        dest="report_command", required=True
+    )
+    monthly = report.add_parser("monthly", help="某区域某月的统计月报（按当前数据统计）")
+    monthly.add_argument("--region", required=True, help="区划代码，如 611026000000")
+    monthly.add_argument("--month", required=True, help="统计月份，如 2026-11")
+    monthly.add_argument("--out", help="输出文件（.pdf、.csv、.xlsx 或 .json；默认 statistics-区划-月份.pdf）")
+    monthly.set_defaults(run=cmd_report)
+    annual = report.add_parser("annual", help="某区域某年的信访工作年度报告（《信访工作条例》第四十一条）")
+    annual.add_argument("--region", required=True, help="区划代码，如 611026000000")
+    annual.add_argument("--year", required=True, type=int, help="统计年份，如 2026")
+    annual.add_argument("--out", help="输出文件（.pdf、.csv、.xlsx 或 .json；默认 statistics-区划-年份.pdf）")
+    annual.set_defaults(run=cmd_report)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -218,6 +270,68 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         server_header=False,
         date_header=False,
     )
+
+
+def cmd_archive_verify(_settings: Settings, args: argparse.Namespace) -> int:
+    """The four checks of DA/T 70 on a package file (docs/archive.md): exit 0 when all
+    pass, 1 naming the first failure and its code."""
+    from reports.archive import digests
+    from reports.verify import verify_package
+
+    path = Path(args.path)
+    report = verify_package(path)
+    for line in report.lines_zh():
+        print(line)
+    if args.sha256 and digests(path.read_bytes())["sha256"] != args.sha256.lower():
+        print(
+            f"未通过（archive.authenticity）：{path.name} 的 SHA-256 与登记的不符，整个信息包已被替换或改动",
+            file=sys.stderr,
+        )
+        return 1
+    failure = report.first_failure
+    if failure is not None:
+        print(f"未通过（{failure.code}）：{failure.message}", file=sys.stderr)
+        return 1
+    print(f"{path}：四性检测全部通过")
+    return 0
+
+
+def cmd_archive_build(settings: Settings, args: argparse.Namespace) -> int:
+    import uuid
+
+    from server.services.archives import ArchiveService
+
+    async def work(context: ServiceContext):
+        service = ArchiveService(context)
+        if args.pending:
+            return await service.build_due(limit=args.limit)
+        return await service.build(uuid.UUID(args.case))
+
+    result = asyncio.run(with_context(settings, work))
+    if args.pending:
+        print(result.summary_zh())
+        for case_id, error in result.failed.items():
+            print(f"  案件 {case_id} 未能归档：{error}", file=sys.stderr)
+        return 1 if result.failed else 0
+    print(f"归档信息包：{result.path}（{result.row.size} 字节，SHA-256 {result.row.sha256}，SM3 {result.row.sm3}）")
+    return 0
+
+
+def add_archive_commands(commands: argparse._SubParsersAction) -> None:
+    archive = commands.add_parser("archive", help="归档信息包：生成与四性检测").add_subparsers(
+        dest="archive_command", required=True
+    )
+    verify = archive.add_parser("verify", help="对归档信息包做四性检测（DA/T 70）")
+    verify.add_argument("path", help="归档信息包（.zip）")
+    verify.add_argument("--sha256", help="登记的整个信息包的 SHA-256（见 archive_package 表），一并核对")
+    # Verifying a file needs no database and no key.
+    verify.set_defaults(run=cmd_archive_verify, offline=True)
+    build = archive.add_parser("build", help="为已办结案件生成归档信息包（已有的不重新生成）")
+    which = build.add_mutually_exclusive_group(required=True)
+    which.add_argument("--case", help="案件 ID")
+    which.add_argument("--pending", action="store_true", help="所有已办结但尚无归档信息包的案件")
+    build.add_argument("--limit", type=int, default=1000, help="与 --pending 同用：本次最多生成几个")
+    build.set_defaults(run=cmd_archive_build)
 
 
 DEFAULT_DEVICE_STORE = "var/device.db"
@@ -383,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     escalate.add_argument("--recheck", action="store_true", help="更换规则文件后：所有未办结案件下次检查时重算")
     escalate.set_defaults(run=cmd_escalate)
 
+    add_report_commands(commands)
     add_device_commands(commands)
+    add_archive_commands(commands)
     return parser
 
 
@@ -391,16 +507,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     try:
-        if args.command not in ("keygen", "device"):
+        if args.command not in ("keygen", "device") and not getattr(args, "offline", False):
             ensure_key(settings)
-        args.run(settings, args)
+        # A command may answer with an exit status (archive verify: 1 when a check fails).
+        status = args.run(settings, args)
     except DomainError as error:
         print(f"错误（{error.code}）：{error.message}", file=sys.stderr)
         return 2
     except (RuntimeError, ValueError, FileNotFoundError) as error:
         print(f"错误：{error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "file.not_uploaded": 404,
     "screening.already_reported": 409,
     "screening.duplicate_id": 409,
+    "statistics.invalid_period": 422,
+    "statistics.invalid_format": 422,
+    "statistics.period_not_started": 422,
     "escalation.stale_decision": 409,
     "policy.invalid": 422,
     "supervision.not_found": 404,
@@ -99,6 +102,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "recusal.not_liftable": 409,
     "recusal.invalid_source": 422,
     "recusal.party_required": 422,
+    "archive.not_built": 404,
+    "archive.not_closed": 409,
+    "archive.conflict": 409,
+    "archive.missing": 500,
+    "archive.invalid": 500,
+    "document.unknown_kind": 404,
+    "document.not_applicable": 409,
     "internal": 500,
 }
 

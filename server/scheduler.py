@@ -32,10 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from server.escalation_tables import SchedulerLease
+from server.services.archives import archive_interval, archive_job
 from server.services.context import ServiceContext
 from server.services.escalation_sweep import EscalationSweeper
 from server.services.notifications import delivery_interval, delivery_job
 from server.services.screening import screening_reminder_job
+from server.services.statistics import MONTHLY_REPORT_INTERVAL_SECONDS, monthly_report_job
 from server.services.upsert import upsert_statement
 from server.settings import Settings
 
@@ -66,6 +68,10 @@ JOBS: tuple[Job, ...] = (
     Job("escalation_sweep", lambda settings: settings.sweep_interval_seconds, sweep_escalations),
     Job("notification_delivery", delivery_interval, delivery_job),
     Job("screening_reminders", lambda settings: settings.screening_reminder_interval_seconds, screening_reminder_job),
+    # Builds the archive package of every closed case that has none (docs/archive.md).
+    Job("archive_packages", archive_interval, archive_job),
+    # Makes last month's statistics report once it is missing, so on the 1st (docs/statistics.md).
+    Job("monthly_statistics", lambda settings: MONTHLY_REPORT_INTERVAL_SECONDS, monthly_report_job),
 )
 
 

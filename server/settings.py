@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     # How often the 排查 reminder job looks for reminders that have come (docs/screening.md);
     # a reminder goes out within one interval of its instant. 0 turns it off.
     screening_reminder_interval_seconds: float = Field(default=300.0, ge=0)
+    # Worker processes that render PDFs (documents, case files) off the event loop; each
+    # holds the CJK fonts in memory (docs/documents.md).
+    render_workers: int = Field(default=1, ge=1, le=64)
+    # The field app's build (pwa/, `make setup` runs `npm run build`), served at `/`.
+    pwa_dir: Path = PROJECT_ROOT / "pwa" / "dist"
+    # Archive packages of closed cases (docs/archive.md): written once under this folder,
+    # read-only, never replaced. The job builds the missing ones every interval; 0 turns
+    # it off (then run `fengqiao archive build --pending` from cron).
+    archive_dir: Path = DEFAULT_VAR_DIR / "archive"
+    archive_interval_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

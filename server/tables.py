@@ -15,6 +15,7 @@ from grid import organs as grid_organs  # noqa: F401
 from grid import recusals as grid_recusals  # noqa: F401
 from grid import screening as grid_screening  # noqa: F401
 from grid.storage_types import UTCDateTime
+from reports import archive_tables, statistics_tables  # noqa: F401
 from server import escalation_tables, outbox  # noqa: F401
 from sync import attachments as sync_attachments  # noqa: F401
 from sync import tables as sync_tables  # noqa: F401

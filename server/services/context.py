@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
@@ -13,6 +14,9 @@ from server.db import Database
 from server.settings import Settings
 from server.tables import HolidayNotice
 
+if TYPE_CHECKING:
+    from reports.render import RenderPool
+
 
 @dataclass
 class ServiceContext:
@@ -21,6 +25,9 @@ class ServiceContext:
     clock: Clock
     cipher: FieldCipher
     calendar: StatutoryCalendar = field(default_factory=StatutoryCalendar)
+    # Worker processes for PDF rendering (reports/render.py), set by the server at start;
+    # None (tests, the CLI): services render in a thread.
+    render_pool: RenderPool | None = None
 
     async def reload_calendar(self) -> StatutoryCalendar:
         """Rebuild the calendar from the holiday notices admins have loaded."""

@@ -313,6 +313,13 @@ async def repeat_counts(env: Env, caller: str, scope: str) -> Call:
     return Call("GET", "/stats/repeats", params=params)
 
 
+async def statistics_of(env: Env, caller: str, scope: str) -> Call:
+    code = env.place(caller, scope)
+    return Call(
+        "GET", "/statistics", params={"period": "2026-03", "region": code}, **({"shown": code} if scope == "in" else {})
+    )
+
+
 async def enroll_device(env: Env, owner: str) -> tuple[str, str]:
     """A device of ``owner``, enrolled with their own login: its id and device token."""
     device_id = str(uuid.uuid4())
@@ -744,6 +751,13 @@ async def revoke_head(env: Env, caller: str, scope: str) -> Call:
     return Call("DELETE", f"/organs/{env.world.town_a}/heads/{user_id}")
 
 
+def archive_not_built(caller: str, scope: str) -> Outcome:
+    # Whoever may read the case learns its package is not built yet; nobody else anything.
+    if caller == ANONYMOUS:
+        return UNAUTHENTICATED
+    return Outcome(404, "archive.not_built") if scope == "in" else OUT_OF_SCOPE
+
+
 CASE = "/api/v1/cases/{case_id:uuid}"
 ENDPOINTS: list[Endpoint] = [
     # auth and system
@@ -817,6 +831,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", CASE + "/review-chain", on_case("GET", "/review-chain"), scope_first(EVERYONE, 200)),
     Endpoint("GET", CASE + "/duplicates", on_case("GET", "/duplicates"), scope_first(EVERYONE, 200)),
     Endpoint("GET", "/api/v1/stats/repeats", repeat_counts, scope_first(EVERYONE, 200)),
+    Endpoint("GET", "/api/v1/statistics", statistics_of, scope_first(EVERYONE, 200)),
     # 督办 and 包案
     Endpoint("GET", CASE + "/supervisions", on_case("GET", "/supervisions"), scope_first(EVERYONE, 200)),
     Endpoint("POST", CASE + "/supervisions", open_supervision_call, scope_first(SUPERVISORS, 201)),
@@ -881,6 +896,42 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/v1/organs/{code:str}/heads", designate_head, role_first(ADMINS, 201)),
     Endpoint("DELETE", "/api/v1/organs/{code:str}/heads/{user_id:uuid}", revoke_head, role_first(ADMINS, 204)),
     Endpoint("GET", "/api/v1/inbox", fixed("GET", "/inbox"), signed_in(200), scoped=False),
+    # the archive package: a new case has none yet (its 200 is in tests/server/test_archives.py)
+    Endpoint("GET", CASE + "/archive", on_case("GET", "/archive"), archive_not_built),
+    # documents and the case file (PDF/A; what they say: tests/server/test_documents_api.py)
+    Endpoint("GET", CASE + "/documents", on_case("GET", "/documents"), scope_first(EVERYONE, 200)),
+    Endpoint(
+        "GET",
+        CASE + "/documents/{kind:str}",
+        on_case("GET", "/documents/registration_form"),
+        scope_first(EVERYONE, 200),
+    ),
+    Endpoint(
+        "POST",
+        CASE + "/documents/{kind:str}/for-party",
+        on_case("POST", "/documents/registration_form/for-party", {"reason": "送达当事人签收"}, reveals=True),
+        # A reveal: the roles of POST …/identity, logged the same way.
+        scope_first(IDENTITY_READERS, 200),
+    ),
+    Endpoint("GET", CASE + "/case-file", on_case("GET", "/case-file"), scope_first(EVERYONE, 200)),
+    # The field app's static files (server/pwa_static.py): public; the shell answers even
+    # before `make setup` built it (a page saying so), a missing bundle is not found.
+    Endpoint("GET", "/", fixed("GET", "http://testserver.local/"), public(200), scoped=False),
+    Endpoint("GET", "/{name:str}", fixed("GET", "http://testserver.local/index.html"), public(200), scoped=False),
+    Endpoint(
+        "GET",
+        "/assets/{name:str}",
+        fixed("GET", "http://testserver.local/assets/missing-ABCDEFGH.js"),
+        lambda caller, scope: Outcome(404, "not_found"),
+        scoped=False,
+    ),
+    Endpoint(
+        "GET",
+        "/icons/{name:str}",
+        fixed("GET", "http://testserver.local/icons/missing.png"),
+        lambda caller, scope: Outcome(404, "not_found"),
+        scoped=False,
+    ),
 ]
 
 
