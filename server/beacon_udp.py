@@ -1,4 +1,5 @@
-"""The UDP side of the idle check (sync/beacon.py): one datagram in, one byte out.
+"""The UDP side of the idle check (sync/beacon.py): one datagram in, one byte out (none
+for a quiet check with nothing new).
 
 It answers what ``GET /b/{beacon}/{after}`` answers, from the same services. The listener
 runs in the server's lifespan when ``beacon_udp_port`` is set; several server processes
@@ -14,7 +15,7 @@ from typing import Any
 
 from server.services.context import ServiceContext
 from server.services.sync import SyncService
-from sync.beacon import decode_check
+from sync.beacon import answers_check, decode_check
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +35,22 @@ class BeaconProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         try:
-            beacon, change_seq = decode_check(data)
+            beacon, change_seq, quiet = decode_check(data)
         except ValueError:
             return  # junk gets no answer: nothing to reflect
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             return
-        task = asyncio.get_running_loop().create_task(self._answer(beacon, change_seq, addr))
+        task = asyncio.get_running_loop().create_task(self._answer(beacon, change_seq, quiet, addr))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
 
-    async def _answer(self, beacon: str, change_seq: int, addr: Any) -> None:
+    async def _answer(self, beacon: str, change_seq: int, quiet: bool, addr: Any) -> None:
         try:
             answer = await SyncService(self.context).beacon_answer(beacon, change_seq)
         except Exception:
             log.exception("beacon check failed")
+            return
+        if not answers_check(answer, quiet=quiet):
             return
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(bytes([answer]), addr)

@@ -48,6 +48,10 @@ from sync.uploads import PENDING as UPLOAD_PENDING
 APP_VERSION = "fengqiao-client/0.1.0"
 # A UDP answer takes one round trip: 300 ms on 2G; after this long it was lost.
 UDP_ANSWER_TIMEOUT_S = 3.0
+# Of the beacon's datagram checks, one in this many asks for an answer even when nothing
+# is new (about hourly at a check every 5 minutes): the others are quiet, so silence is
+# "nothing new", and the answered one shows that datagrams still get through.
+UDP_ANSWERED_EVERY = 12
 # Between full syncs of an idle device, only the beacon is asked (docs/sync-protocol.md).
 FULL_SYNC_EVERY = timedelta(hours=6)
 API_PREFIX = "/api/v1"
@@ -527,8 +531,11 @@ class Device:
         change_seq = int(cursor.partition(".")[0])
         udp_port = self.store.get("beacon_udp_port")
         if udp_port:
-            host = httpx.URL(base).host
-            return await udp_news(host, int(udp_port), beacon, change_seq)
+            news = await self._udp_news(httpx.URL(base).host, int(udp_port), beacon, change_seq)
+            if news is not None:
+                return news
+            # No datagram came back: the link dropped, or this network blocks UDP; HTTP
+            # answers the same question, and is paid for only when datagrams fail.
         origin = base.removesuffix(API_PREFIX)
         async with self._client() as client:
             request = client.build_request("GET", f"{origin}/b/{beacon}/{change_seq}")
@@ -541,6 +548,18 @@ class Device:
             except httpx.TransportError:
                 return None
         return response.status_code != 204
+
+    async def _udp_news(self, host: str, port: int, beacon: str, change_seq: int) -> bool | None:
+        """The datagram check, quiet unless an answered one is due. Until one is answered
+        (the first, or after an answered one got none) every check asks for an answer: a
+        quiet check's silence means nothing only once datagrams are known to arrive."""
+        quiet_left = int(self.store.get("udp_quiet_left") or 0)
+        news = await udp_news(host, port, beacon, change_seq, quiet=quiet_left > 0)
+        if quiet_left > 0 and news is False:
+            self.store.set("udp_quiet_left", str(quiet_left - 1))
+        elif news is not None:  # an answer came: the path works
+            self.store.set("udp_quiet_left", str(UDP_ANSWERED_EVERY - 1))
+        return news
 
     async def _repair_drift(self, client: httpx.AsyncClient, base: str, token: str, summary: SyncSummary) -> None:
         """The scope digest differs: drop the cases no longer in scope and fetch the ones
@@ -640,10 +659,11 @@ def raise_for_problem(response: httpx.Response, on_revoked: Any = None) -> None:
     raise SyncError(str(message), code=code, status=response.status_code)
 
 
-async def udp_news(host: str, port: int, beacon: str, change_seq: int) -> bool | None:
+async def udp_news(host: str, port: int, beacon: str, change_seq: int, *, quiet: bool = False) -> bool | None:
     """The idle check as one datagram each way (sync/beacon.py): True when the scope has
     news or the server does not know the beacon (a full sync sorts both out), False when
-    nothing is new, None when no answer came (the link dropped; try at the next round)."""
+    nothing is new, None when no answer came (the link dropped; try at the next round).
+    A ``quiet`` check is answered only with news: its silence is False."""
     loop = asyncio.get_running_loop()
     answered: asyncio.Future[bytes] = loop.create_future()
 
@@ -657,9 +677,11 @@ async def udp_news(host: str, port: int, beacon: str, change_seq: int) -> bool |
     except OSError:
         return None
     try:
-        transport.sendto(encode_check(beacon, change_seq))
+        transport.sendto(encode_check(beacon, change_seq, quiet=quiet))
         answer = decode_answer(await asyncio.wait_for(answered, UDP_ANSWER_TIMEOUT_S))
-    except (TimeoutError, OSError, ValueError):
+    except TimeoutError:
+        return False if quiet else None
+    except (OSError, ValueError):
         return None
     finally:
         transport.close()

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 
 from grid.cases import CaseEvent
 from server.beacon_udp import start_beacon_listener
-from sync.beacon import BeaconAnswer, encode_check
+from sync.beacon import BeaconAnswer, decode_check, encode_check
 from sync.client import udp_news
 from sync.tables import Device, SyncMutation
 from tests.factories import case_payload
@@ -404,6 +404,42 @@ async def test_the_udp_beacon_answers_what_the_http_beacon_answers_in_one_byte(c
         finally:
             probe.close()
     finally:
+        listener.close()
+
+
+async def test_a_quiet_udp_check_is_answered_only_with_news(client, world, context):
+    enrolled = await client.post("/devices", json={"device_id": str(uuid.uuid4())}, headers=world.auth("grid_worker"))
+    device_id, beacon = enrolled.json()["device"]["id"], enrolled.json()["beacon"]
+    auth = {"Authorization": f"Bearer {enrolled.json()['device_token']}"}
+    _, result = await pull_all(client, device_id, auth)
+    after = int(result["cursor"].split(".")[0])
+    listener = await start_beacon_listener(context, "127.0.0.1", 0)
+    port = listener.get_extra_info("sockname")[1]
+    loop = asyncio.get_running_loop()
+    replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Probe(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            replies.put_nowait(data)
+
+    probe, _ = await loop.create_datagram_endpoint(Probe, remote_addr=("127.0.0.1", port))
+    try:
+        quiet = encode_check(beacon, after, quiet=True)
+        assert len(quiet) == 13 and decode_check(quiet) == (beacon, after, True)
+        probe.sendto(quiet)
+        await asyncio.sleep(0.5)
+        assert replies.empty()  # nothing new: no answer at all
+        probe.sendto(encode_check(beacon, after))  # the same question, asking for an answer
+        assert await asyncio.wait_for(replies.get(), 3) == bytes([BeaconAnswer.NOTHING_NEW])
+        await asyncio.sleep(0.3)
+        assert replies.empty()  # one answer for the two questions
+        await client.post("/cases", json=case_payload(world.grid_a), headers=world.auth("leader"))
+        probe.sendto(quiet)
+        assert await asyncio.wait_for(replies.get(), 3) == bytes([BeaconAnswer.NEWS])
+        probe.sendto(encode_check("AAAAAAAAAAAA", after, quiet=True))
+        assert await asyncio.wait_for(replies.get(), 3) == bytes([BeaconAnswer.UNKNOWN])
+    finally:
+        probe.close()
         listener.close()
 
 

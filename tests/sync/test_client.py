@@ -14,7 +14,8 @@ import pytest
 from sqlmodel import col, func, select
 
 from grid.cases import Case, CaseEvent
-from sync.client import Device, DeviceRevoked, DeviceStore, SyncError
+from server.beacon_udp import start_beacon_listener
+from sync.client import UDP_ANSWERED_EVERY, Device, DeviceRevoked, DeviceStore, SyncError
 from tests.conftest import TEST_PASSWORD
 from tests.factories import case_payload
 
@@ -279,3 +280,32 @@ async def test_should_drop_the_cases_that_left_its_scope_and_keep_the_rest(phone
     assert summary.drift_repaired and not summary.drifted
     assert sorted(str(i) for i in phone.store.case_ids()) == sorted(case_ids)
     assert summary.requests <= 3  # the check, the ids in scope, and nothing to refetch
+
+
+async def test_should_check_quietly_by_datagram_and_ask_over_http_when_datagrams_get_no_answer(
+    phone, world, client, context, monkeypatch
+):
+    monkeypatch.setattr("sync.client.UDP_ANSWER_TIMEOUT_S", 0.5)  # loopback answers in microseconds
+    await enrolled(phone)
+    await phone.sync()
+    listener = await start_beacon_listener(context, "127.0.0.1", 0)
+    # HTTP keeps going through the app's transport, whatever the host; datagrams go to it.
+    phone.store.set("server_url", "http://127.0.0.1/api/v1")
+    phone.store.set("beacon_udp_port", str(listener.get_extra_info("sockname")[1]))
+    requests = phone.transport_spy.requests
+    try:
+        assert await phone.news() is False  # the first check asks for an answer …
+        assert phone.store.get("udp_quiet_left") == str(UDP_ANSWERED_EVERY - 1)
+        assert await phone.news() is False  # … the next ones are quiet: silence is "nothing new"
+        assert phone.store.get("udp_quiet_left") == str(UDP_ANSWERED_EVERY - 2)
+        await client.post("/cases", json=new_case(world), headers=world.auth("leader"))
+        assert await phone.news() is True  # news is answered even to a quiet check
+        assert phone.store.get("udp_quiet_left") == str(UDP_ANSWERED_EVERY - 1)
+        assert phone.transport_spy.requests == requests  # not one HTTP exchange so far
+    finally:
+        listener.close()
+    # Datagrams no longer answered (a network that blocks UDP): the answered check gets
+    # nothing, and the same question goes over HTTP.
+    phone.store.set("udp_quiet_left", "0")
+    assert await phone.news() is True
+    assert phone.transport_spy.requests == requests + 1
