@@ -37,7 +37,7 @@ from server.services.context import ServiceContext
 from server.services.escalation_sweep import EscalationSweeper
 from server.services.notifications import delivery_interval, delivery_job
 from server.services.screening import screening_reminder_job
-from server.services.statistics import MONTHLY_REPORT_INTERVAL_SECONDS, monthly_report_job
+from server.services.statistics import MONTHLY_REPORT_INTERVAL_SECONDS, STARTUP_GRACE_SECONDS, monthly_report_job
 from server.services.upsert import upsert_statement
 from server.settings import Settings
 
@@ -57,6 +57,8 @@ class Job:
     # Seconds between runs, from the settings; 0 leaves the job out.
     interval: Callable[[Settings], float]
     run: Callable[[ServiceContext], Awaitable[object]]
+    # Seconds after the start before the first run (0: at once).
+    first_delay: float = 0.0
 
 
 async def sweep_escalations(context: ServiceContext) -> object:
@@ -71,7 +73,12 @@ JOBS: tuple[Job, ...] = (
     # Builds the archive package of every closed case that has none (docs/archive.md).
     Job("archive_packages", archive_interval, archive_job),
     # Makes last month's statistics report once it is missing, so on the 1st (docs/statistics.md).
-    Job("monthly_statistics", lambda settings: MONTHLY_REPORT_INTERVAL_SECONDS, monthly_report_job),
+    Job(
+        "monthly_statistics",
+        lambda settings: MONTHLY_REPORT_INTERVAL_SECONDS,
+        monthly_report_job,
+        first_delay=STARTUP_GRACE_SECONDS,
+    ),
 )
 
 
@@ -216,7 +223,7 @@ class Scheduler:
                 coalesce=True,
                 # A run delayed by a long previous one still runs (once), however late.
                 misfire_grace_time=None,
-                next_run_time=datetime.now(UTC),
+                next_run_time=datetime.now(UTC) + timedelta(seconds=job.first_delay),
             )
         if self.jobs:
             self._scheduler.start()

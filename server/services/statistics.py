@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -67,7 +66,6 @@ MANUAL = "manual"
 # restart loop) does not spend its life rendering.
 MONTHLY_REPORT_INTERVAL_SECONDS = 3600.0
 STARTUP_GRACE_SECONDS = 300.0
-_PROCESS_STARTED = time.monotonic()
 # Activities counted for the annual report (timeline entry kinds).
 ACTIVITY_ENTRIES = (Action.ROUTE.value, Action.REFER_DOWN.value)
 
@@ -476,6 +474,4 @@ async def render_report(context: ServiceContext, figures: dict[str, Any], pool: 
 
 async def monthly_report_job(context: ServiceContext) -> int:
     """The scheduler's job: on the 1st (or the first run after it) the previous month."""
-    if time.monotonic() - _PROCESS_STARTED < STARTUP_GRACE_SECONDS:
-        return 0
     return await generate_monthly_reports(context)

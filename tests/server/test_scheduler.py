@@ -89,3 +89,25 @@ async def test_a_job_with_interval_zero_is_left_out(context: ServiceContext):
     assert "escalation_sweep" not in [job.name for job, _ in Scheduler(context, JOBS).jobs]
     context.settings.sweep_interval_seconds = 30
     assert ("escalation_sweep", 30) in [(job.name, interval) for job, interval in Scheduler(context, JOBS).jobs]
+
+
+async def test_a_job_with_a_first_delay_waits_for_it_after_the_start(context: ServiceContext):
+    runs = []
+
+    async def job(_context: ServiceContext) -> None:
+        runs.append(time.monotonic())
+
+    leadership = LeaseLeadership(context, timedelta(seconds=60), holder="this process")
+    scheduler = Scheduler(context, [Job("later", lambda _settings: 0.05, job, first_delay=0.5)], leadership)
+    started = time.monotonic()
+    scheduler.start()
+    await asyncio.sleep(0.3)
+    assert runs == []  # an interval job without the delay would have run at once
+    await asyncio.sleep(0.5)
+    await scheduler.shutdown()
+    assert runs and runs[0] - started >= 0.45
+
+
+def test_the_monthly_statistics_job_waits_for_a_short_lived_server_to_settle():
+    monthly = next(job for job in JOBS if job.name == "monthly_statistics")
+    assert monthly.first_delay >= 60
