@@ -98,7 +98,7 @@ def test_should_let_a_town_officer_take_a_case_from_acceptance_through_reply_to_
         form = page.get_by_role("form", name="信访人评价")
         form.get_by_label("信访人评价").select_option("satisfied")
         form.get_by_role("button", name="确认信访人评价").click()
-        expect(notice.filter(has_text="已信访人评价")).to_be_visible()
+        expect(notice.filter(has_text="已记录信访人评价")).to_be_visible()
 
         actions.get_by_role("button", name="办结", exact=True).click()
         form = page.get_by_role("form", name="办结")

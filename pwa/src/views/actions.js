@@ -133,7 +133,7 @@ function ActionForm({ caseRead, action, onDone, onCancel }) {
         method: "POST",
         body: { action, reason: (values.reason || "").trim() || null, data, expected_version: caseRead.version },
       });
-      onDone(updated, `已${ACTION_NAMES[action]}`);
+      onDone(updated, doneMessage(action));
     } catch (error) {
       setFailure(error.message);
     } finally {
@@ -431,4 +431,23 @@ export function OfficerActions({ user, caseId, version }) {
     <${Documents} caseRead=${caseRead} />
     <${RevealIdentity} caseRead=${caseRead} />
   </section>`;
+}
+
+// "已" + the action's name reads as Chinese for verbs (已受理, 已办结); records and the
+// petitioner's own steps need their own words.
+const DONE_MESSAGES = {
+  add_note: "已添加备注",
+  evaluate: "已记录信访人评价",
+  follow_up: "已记录回访",
+  record_hearing: "已记录听证",
+  record_session: "已记录调解",
+  record_visit: "已记录走访",
+  request_judicial_confirmation: "已记录司法确认申请",
+  request_review: "已登记复查申请",
+  request_rereview: "已登记复核申请",
+  reply: "已出具信访处理意见书",
+};
+
+function doneMessage(action) {
+  return DONE_MESSAGES[action] || `已${ACTION_NAMES[action]}`;
 }
