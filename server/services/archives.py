@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -63,7 +63,6 @@ _WATERMARKS: weakref.WeakKeyDictionary[Database, int] = weakref.WeakKeyDictionar
 _FAILURES: weakref.WeakKeyDictionary[Database, dict[uuid.UUID, tuple[datetime, int]]] = weakref.WeakKeyDictionary()
 RETRY_AFTER = timedelta(minutes=30)
 
-T = TypeVar("T")
 # Cases built per run of the job: a run stays short, and the next one takes the rest.
 BATCH = 20
 # The reader of the archived case: nobody in particular, so it offers no actions.
@@ -100,9 +99,7 @@ def not_built(case: Case) -> ServiceError:
 class ArchiveService:
     def __init__(self, context: ServiceContext, run: Callable[..., Any] | None = None):
         self.context = context
-        # How CPU-heavy work runs: in the render pool when the server has one, else in a thread.
-        pool = context.render_pool
-        self._run = run or (pool.render if pool is not None else _in_thread)
+        self._run = run or context.off_loop
 
     @property
     def root(self) -> Path:
@@ -266,10 +263,6 @@ def due_statement(after: int, resting: list[uuid.UUID], limit: int):
         .order_by(col(Case.change_seq), col(Case.id))
         .limit(limit)
     )
-
-
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(fn, *args)
 
 
 def store_write_once(root: Path, relative: str, data: bytes) -> bytes:

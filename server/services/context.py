@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import select
 
@@ -17,6 +19,8 @@ from server.tables import HolidayNotice
 if TYPE_CHECKING:
     from reports.render import RenderPool
 
+T = TypeVar("T")
+
 
 @dataclass
 class ServiceContext:
@@ -28,6 +32,14 @@ class ServiceContext:
     # Worker processes for PDF rendering (reports/render.py), set by the server at start;
     # None (tests, the CLI): services render in a thread.
     render_pool: RenderPool | None = None
+
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """CPU-heavy work (rendering, checking a PDF) away from the event loop: in the
+        render pool when the server has one, else in a thread (tests, the CLI). ``fn`` is
+        a module-level function, as a worker process needs."""
+        if self.render_pool is not None:
+            return await self.render_pool.render(fn, *args)
+        return await asyncio.to_thread(fn, *args)
 
     async def reload_calendar(self) -> StatutoryCalendar:
         """Rebuild the calendar from the holiday notices admins have loaded."""

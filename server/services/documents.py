@@ -13,11 +13,10 @@ identity-access log (the reason names the document), before anything is rendered
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from sqlmodel import col, select
 
@@ -31,8 +30,6 @@ from server.principal import Principal
 from server.schemas.cases import RevealRequest
 from server.services.cases import CaseService
 from server.services.context import ServiceContext
-
-T = TypeVar("T")
 
 IDENTITY_FIELDS = ("id_number", "phone", "address")
 # Keys of timeline data that name a region whose organ a document may name.
@@ -66,9 +63,7 @@ class DocumentService:
     def __init__(self, context: ServiceContext, run: Callable[..., Any] | None = None):
         self.context = context
         self.cases = CaseService(context)
-        pool = context.render_pool
-        # In the render pool when the server has one; tests and the CLI render in a thread.
-        self._run = run or (pool.render if pool is not None else _in_thread)
+        self._run = run or context.off_loop
 
     async def case_data(self, principal: Principal, case_id: uuid.UUID) -> CaseData:
         """What the documents of a case say, as the caller may read it (masked identity)."""
@@ -161,7 +156,3 @@ def _kind(slug: str) -> DocumentKind:
 def _check_applies(kind: DocumentKind, data: CaseData) -> None:
     if kind.slug not in {item.slug for item in applicable_kinds(data)}:
         raise not_applicable(kind)
-
-
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(fn, *args)
