@@ -55,7 +55,7 @@ bench: setup
 	$(BIN)/python -m bench.inbox_bench
 	$(BIN)/python -m bench.intake_bench
 	$(BIN)/python -m bench.pwa_bench
-	$(BIN)/python -m bench.monthly_bench
+	$(BIN)/python -m bench.reports_bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache pwa/node_modules pwa/dist

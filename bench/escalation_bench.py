@@ -50,31 +50,24 @@ from sqlalchemy import insert
 from sqlmodel import col, select
 
 from bench.api_bench import Results, analyze, quiet
+from bench.county import migrated_county
 from grid.calendar import CHINA_TZ, local_date
 from grid.cases import Case, CaseEvent, HandlingLevel, Kind, official_number
 from grid.escalation import CaseView, evaluate, next_check_at
-from grid.hierarchy import Level, parse_division_csv
+from grid.hierarchy import Level
 from grid.lifecycle import Action, Actor, Command, Decision, TimelineEntry, decide, register
 from grid.people import Role
-from server.clock import FixedClock
-from server.crypto import FieldCipher, generate_key_text
-from server.db import Database, create_engine
-from server.demo import DEMO_DIVISIONS
-from server.migrate import upgrade
+from server.crypto import generate_key_text
 from server.security import hash_password
 from server.services import escalation_sweep
-from server.services.categories import CategoryService
 from server.services.context import ServiceContext
 from server.services.escalation import fired_keys, policy_in_force, view_of
 from server.services.escalation_sweep import EscalationSweeper, SweepReport
-from server.services.regions import RegionService
 from server.services.users import UserService
-from server.settings import Settings
 from tests.pg import POSTGRES_URL, create_database, drop_database
 
 # Monday 16 November 2026, 10:00 in China: every stage involved lies in 2026 (official data).
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=CHINA_TZ)
-COUNTY = "611026000000"
 CASES, EVENTS = Case.__table__, CaseEvent.__table__
 CLOSED_SHARE = 0.40
 LOAD_BATCH = 5_000
@@ -173,18 +166,7 @@ class Seed:
 
 
 async def prepare(url: str, key: str) -> tuple[ServiceContext, Seed]:
-    await asyncio.to_thread(upgrade, url)
-    context = ServiceContext(
-        settings=Settings(database_url=url, data_key=key),
-        db=Database(create_engine(url, pool_size=5)),
-        clock=FixedClock(NOW),
-        cipher=FieldCipher.from_setting(key),
-    )
-    await context.reload_calendar()
-    regions = RegionService(context)
-    await regions.import_divisions(parse_division_csv(DEMO_DIVISIONS.read_text(encoding="utf-8")), valid_from_year=2023)
-    await CategoryService(context).ensure_default()
-    county = await regions.get(COUNTY)
+    context, regions, county = await migrated_county(url, key, NOW)
     users = UserService(context)
     password_hash = hash_password("bench-password")
     roles = {Level.VILLAGE: Role.VILLAGE_LEADER, Level.TOWNSHIP: Role.TOWN_OFFICER, Level.COUNTY: Role.COUNTY_OFFICER}

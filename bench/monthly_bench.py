@@ -51,30 +51,24 @@ from pypdf import PdfReader
 from sqlalchemy import func, insert
 from sqlmodel import col, select
 
+from bench.county import COUNTY, migrated_county
 from grid.calendar import CHINA_TZ
 from grid.cases import Case, CaseEvent, HandlingLevel, Kind, Party, PartyKind, PartyRole, official_number
-from grid.hierarchy import Level, parse_division_csv
+from grid.hierarchy import Level
 from grid.lifecycle import Action, Actor, CaseFacts, Command, TimelineEntry, decide, register
 from grid.people import Role
 from grid.repeats import CaseDuplicate, CaseSkipLevel
 from reports import statistics_report
 from reports.spreadsheets import to_csv, to_xlsx
 from reports.statistics import CaseRecord, compute, parse_period
-from server.clock import FixedClock
-from server.crypto import FieldCipher, generate_key_text
-from server.db import Database, create_engine
-from server.demo import DEMO_DIVISIONS
-from server.migrate import upgrade
+from server.crypto import generate_key_text
 from server.security import hash_password
-from server.services.categories import CategoryService
 from server.services.context import ServiceContext
-from server.services.regions import RegionService, in_subtree
+from server.services.regions import in_subtree
 from server.services.statistics import StatisticsService
 from server.services.users import UserService
-from server.settings import Settings
 from tests.pg import POSTGRES_URL, create_database, drop_database
 
-COUNTY = "611026000000"
 PERIOD = parse_period("2026-11")
 AS_OF = datetime(2026, 12, 1, 0, 30, tzinfo=CHINA_TZ)
 ACTOR = Actor(None, "干部")
@@ -199,18 +193,7 @@ class Seed:
 
 
 async def prepare(url: str, key: str) -> tuple[ServiceContext, Seed]:
-    await asyncio.to_thread(upgrade, url)
-    context = ServiceContext(
-        settings=Settings(database_url=url, data_key=key),
-        db=Database(create_engine(url, pool_size=5)),
-        clock=FixedClock(AS_OF),
-        cipher=FieldCipher.from_setting(key),
-    )
-    await context.reload_calendar()
-    regions = RegionService(context)
-    await regions.import_divisions(parse_division_csv(DEMO_DIVISIONS.read_text(encoding="utf-8")), valid_from_year=2023)
-    await CategoryService(context).ensure_default()
-    county = await regions.get(COUNTY)
+    context, regions, county = await migrated_county(url, key, AS_OF)
     townships = {region.code: region for region in await regions.subtree(county.path, level=Level.TOWNSHIP)}
     villages = [
         Place(v.code, v.path, str(v.parent_code), townships[str(v.parent_code)].path)

@@ -17,7 +17,7 @@ Baseline, in the same run: the same layout written with WeasyPrint's own font su
 highest used, i.e. tens of thousands of empty CJK glyphs per face); the ratio is ours over
 WeasyPrint's. Layout and writing are timed apart, so the cost of the font compaction shows.
 
-At the end, ``bench.monthly_bench.run()`` (the monthly statistics report) when it exists.
+At the end, ``bench.monthly_bench.run()``: the monthly statistics report (``--no-monthly`` skips it).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
+from bench import monthly_bench
 from reports.casefile import casefile_html, render_casefile
 from reports.documents import CaseData, stylesheet_path
 from reports.render import RenderPool, layout, write_pdf
@@ -268,13 +269,6 @@ def main() -> None:
     )
 
     if args.no_monthly:
-        return
-    try:
-        from bench import monthly_bench  # written beside this one (issue 5, statistics)
-    except ImportError:
-        # TODO(lead): bench/monthly_bench.py (the monthly report of 柞水县, 10,000 cases) was
-        # not there when this was written; call its run() here once it is.
-        print("\nmonthly report: bench/monthly_bench.py not found (TODO)")
         return
     argv = ["--cases", "2000", "--runs", "1"] if args.quick else []
     print(f"\nmonthly report of 柞水县 (bench.monthly_bench {' '.join(argv) or '10,000 cases'}):")
