@@ -17,7 +17,16 @@ from typing import Any
 from markupsafe import Markup
 
 from grid.cases import HANDLING_LEVEL_NAMES_ZH, HandlingLevel
-from grid.lifecycle import EVALUATION_NAMES_ZH, OUTCOME_NAMES_ZH, ROUTE_NAMES_ZH, Evaluation, Outcome, Route
+from grid.lifecycle import (
+    EVALUATION_NAMES_ZH,
+    OUTCOME_NAMES_ZH,
+    ROUTE_NAMES_ZH,
+    STATUS_NAMES_ZH,
+    Evaluation,
+    Outcome,
+    Route,
+    Status,
+)
 from reports.documents import (
     ROUTES_TOLD_NAMES_ZH,
     CaseData,
@@ -115,8 +124,6 @@ def entry_details(entry: Mapping[str, Any], case: CaseView) -> list[tuple[str, s
 
 
 def _status(value: str | None) -> str:
-    from grid.lifecycle import STATUS_NAMES_ZH, Status
-
     if not value:
         return ""
     try:

@@ -110,11 +110,9 @@ def cn_date(value: str | datetime | date | None) -> str:
         return ""
     if isinstance(value, str) and len(value) == 10:
         value = date.fromisoformat(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return f"{value.year}年{value.month}月{value.day}日"
-    moment = _instant(value)
-    assert moment is not None
-    return f"{moment.year}年{moment.month}月{moment.day}日"
+    if not isinstance(value, date) or isinstance(value, datetime):
+        value = _instant(value).date()  # type: ignore[union-attr]
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def cn_datetime(value: str | datetime | None) -> str:
@@ -325,12 +323,15 @@ def _is_ancestor_code(code: str, level: str, village: str) -> bool:
 class DocumentKind:
     slug: str
     title: str  # the Chinese title of the document (and of the kind)
-    template: str
     layout: Literal["official", "form"]
     applies: Callable[[CaseView], bool]
     # The instant the document records (its date, and the PDF's creation date).
     dated: Callable[[CaseView], str]
     view: Callable[[CaseView], dict[str, Any]]
+
+    @property
+    def template(self) -> str:
+        return f"documents/{self.slug}.html"
 
 
 def _entry_date(*kinds: str, last: bool = True) -> Callable[[CaseView], str]:
@@ -363,28 +364,26 @@ def _registration_view(case: CaseView) -> dict[str, Any]:
     }
 
 
-def _acceptance_view(case: CaseView) -> dict[str, Any]:
-    accepted = case.first("accept")
-    assert accepted is not None
-    level = accepted["data"].get("level") or case.level_at(accepted)
+def _notice_view(case: CaseView, entry: Mapping[str, Any], level: str) -> dict[str, Any]:
+    # A mediation case at the village is answered by its committee, anything else by an organ.
     mediation = not case.is_petition
     return {
-        "entry": accepted,
+        "entry": entry,
         "issuer": case.committee if mediation and level == "village" else case.petition_organ(level),
         "mediation": mediation,
     }
+
+
+def _acceptance_view(case: CaseView) -> dict[str, Any]:
+    accepted = case.first("accept")
+    assert accepted is not None
+    return _notice_view(case, accepted, accepted["data"].get("level") or case.level_at(accepted))
 
 
 def _rejection_view(case: CaseView) -> dict[str, Any]:
     declined = case.last("decline")
     assert declined is not None
-    level = case.level_at(declined)
-    mediation = not case.is_petition
-    return {
-        "entry": declined,
-        "issuer": case.committee if mediation and level == "village" else case.petition_organ(level),
-        "mediation": mediation,
-    }
+    return _notice_view(case, declined, case.level_at(declined))
 
 
 def _referral_view(case: CaseView) -> dict[str, Any]:
@@ -585,7 +584,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "registration_form",
         "登记表",
-        "documents/registration_form.html",
         "form",
         applies=lambda case: True,
         dated=lambda case: case.case["registered_at"],
@@ -594,7 +592,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "acceptance_notice",
         "受理告知书",
-        "documents/acceptance_notice.html",
         "official",
         applies=_has("accept"),
         dated=_entry_date("accept", last=False),
@@ -603,7 +600,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "rejection_notice",
         "不予受理告知书",
-        "documents/rejection_notice.html",
         "official",
         applies=_has("decline"),
         dated=_entry_date("decline"),
@@ -612,7 +608,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "referral_slip",
         "转送/交办单",
-        "documents/referral_slip.html",
         "form",
         applies=_has("route", "refer_down"),
         dated=_entry_date("route", "refer_down"),
@@ -621,7 +616,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "mediation_record",
         "调解笔录",
-        "documents/mediation_record.html",
         "form",
         applies=_has("record_session"),
         dated=_entry_date("record_session"),
@@ -630,7 +624,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "mediation_agreement",
         "调解协议书",
-        "documents/mediation_agreement.html",
         "form",
         applies=lambda case: _written_agreement(case) is not None,
         dated=lambda case: _written_agreement(case)["at"],  # type: ignore[index]
@@ -639,7 +632,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "extension_notice",
         "延期告知书",
-        "documents/extension_notice.html",
         "official",
         applies=lambda case: bool(case.case.get("extension")),
         dated=lambda case: (case.case.get("extension") or {}).get("approved_at") or case.case["updated_at"],
@@ -648,7 +640,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "handling_opinion",
         "信访处理意见书",
-        "documents/handling_opinion.html",
         "official",
         applies=_has("reply"),
         dated=_entry_date("reply"),
@@ -657,7 +648,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "supervision_slip",
         "督办单",
-        "documents/supervision_slip.html",
         "form",
         applies=_has(SUPERVISION_OPENED),
         dated=_entry_date(SUPERVISION_OPENED),
@@ -666,7 +656,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "review_opinion",
         "复查意见书",
-        "documents/review_opinion.html",
         "official",
         applies=_has("decide_review"),
         dated=_entry_date("decide_review"),
@@ -675,7 +664,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "rereview_opinion",
         "复核意见书",
-        "documents/rereview_opinion.html",
         "official",
         applies=_has("decide_rereview"),
         dated=_entry_date("decide_rereview"),
@@ -684,7 +672,6 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind(
         "follow_up_record",
         "回访记录",
-        "documents/follow_up_record.html",
         "form",
         applies=_has(*FOLLOW_UP_KINDS),
         dated=_entry_date(*FOLLOW_UP_KINDS),

@@ -265,11 +265,6 @@ class Ratio:
     def value(self) -> float | None:
         return round(self.numerator / self.denominator, 4) if self.denominator else None
 
-    @property
-    def percent_zh(self) -> str:
-        value = self.value
-        return "—" if value is None else f"{value * 100:.1f}%"
-
     def to_json(self) -> dict[str, Any]:
         return {
             "numerator": self.numerator,
