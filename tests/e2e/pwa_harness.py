@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 
 from tests.conftest import TEST_KEY
 from tests.e2e.processes import run, serving
+from tests.factories import case_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 PWA = ROOT / "pwa"
@@ -99,6 +101,39 @@ def demo_server(cases: int = 30) -> Iterator[Server]:
                 logins.setdefault(match.group(2), match.group(1))
         with serving(env, log=Path(folder) / "server.log") as api:
             yield Server(api.removesuffix("/api/v1"), api, db_path, logins, env)
+
+
+def demo_server_fixture(cases: int):
+    """The module-scoped ``server`` fixture of a browser test module: one demo county with
+    ``cases`` cases, shared by the module's tests (a server per test would cost seconds)."""
+
+    @pytest.fixture(scope="module")
+    def server() -> Iterator[Server]:
+        needs_chromium()
+        with demo_server(cases=cases) as running:
+            yield running
+
+    return server
+
+
+def node_of(server: Server, username: str) -> str:
+    """The hierarchy node (grid or village code) the user belongs to."""
+    return server.query("SELECT node_code FROM app_user WHERE username = ?", username)[0][0]
+
+
+def escalated_case(server: Server, reason: str, **case: object) -> str:
+    """A village leader registers a case (``case`` overrides the factory's payload) and
+    escalates it to the township."""
+    leader = server.logins["村两委干部"]
+    headers = server.headers(leader)
+    body = case_payload(id=str(uuid.uuid4()), village_code=node_of(server, leader), **case)
+    created = httpx.post(f"{server.api}/cases", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    escalate = {"action": "escalate", "reason": reason}
+    answer = httpx.post(f"{server.api}/cases/{case_id}/transitions", json=escalate, headers=headers)
+    assert answer.status_code == 200 and answer.json()["status"] == "escalated", answer.text
+    return case_id
 
 
 def launch(playwright):

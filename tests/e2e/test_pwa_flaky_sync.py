@@ -21,12 +21,12 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.pwa_harness import (
     PHONE,
-    demo_server,
+    demo_server_fixture,
     launch,
     login,
     nav,
-    needs_chromium,
     new_context,
+    node_of,
     outbox,
     shoot,
     wait_synced,
@@ -36,15 +36,7 @@ from tests.factories import case_payload
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=12) as running:
-        yield running
-
-
-def grid_of(server, username: str) -> str:
-    return server.query("SELECT node_code FROM app_user WHERE username = ?", username)[0][0]
+server = demo_server_fixture(cases=12)
 
 
 def register_case(server, username: str, grid: str, title: str) -> str:
@@ -96,7 +88,7 @@ def jpeg(size=(1200, 900)) -> bytes:
 def test_should_lose_nothing_and_double_nothing_when_the_link_drops_mid_sync(server):
     worker = server.logins["网格员"]
     leader = server.logins["村两委干部"]
-    existing = register_case(server, leader, grid_of(server, worker), "断网测试：已有案件")
+    existing = register_case(server, leader, node_of(server, worker), "断网测试：已有案件")
     titles = ["断网测试：新案件一", "断网测试：新案件二（附照片）"]
     with sync_playwright() as playwright:
         browser = launch(playwright)
@@ -183,7 +175,7 @@ def test_should_lose_nothing_and_double_nothing_when_the_link_drops_mid_sync(ser
 def test_should_show_a_refused_visit_with_the_servers_reason_and_send_the_records_behind_it(server):
     worker = server.logins["网格员"]
     leader = server.logins["村两委干部"]
-    grid = grid_of(server, worker)
+    grid = node_of(server, worker)
     doomed = register_case(server, leader, grid, "拒绝测试：将被办结的案件")
     other = register_case(server, leader, grid, "拒绝测试：另一件案件")
     with sync_playwright() as playwright:

@@ -11,7 +11,18 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.pwa_harness import DESKTOP, PHONE, demo_server, launch, login, nav, needs_chromium, new_context, shoot
+from tests.e2e.pwa_harness import (
+    DESKTOP,
+    PHONE,
+    demo_server_fixture,
+    escalated_case,
+    launch,
+    login,
+    nav,
+    new_context,
+    node_of,
+    shoot,
+)
 from tests.factories import case_payload
 
 pytestmark = pytest.mark.e2e
@@ -19,30 +30,12 @@ pytestmark = pytest.mark.e2e
 TITLE = "上报测试：跨村山林界线争议"
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=30) as running:
-        yield running
-
-
-def escalated_case(server) -> str:
-    """A village leader registers a case and escalates it to the township."""
-    leader = server.logins["村两委干部"]
-    village = server.query("SELECT node_code FROM app_user WHERE username = ?", leader)[0][0]
-    headers = server.headers(leader)
-    body = case_payload(title=TITLE, id=str(uuid.uuid4()), village_code=village, category="land_forest")
-    created = httpx.post(f"{server.api}/cases", json=body, headers=headers)
-    assert created.status_code == 201, created.text
-    case_id = created.json()["id"]
-    escalate = {"action": "escalate", "reason": "涉及两个村，村级调解未果，提请镇综治中心处理"}
-    answer = httpx.post(f"{server.api}/cases/{case_id}/transitions", json=escalate, headers=headers)
-    assert answer.status_code == 200 and answer.json()["status"] == "escalated", answer.text
-    return case_id
+server = demo_server_fixture(cases=30)
 
 
 def test_should_let_a_town_officer_accept_an_escalated_case_name_its_leader_and_download_the_notice(server, tmp_path):
-    case_id = escalated_case(server)
+    reason = "涉及两个村，村级调解未果，提请镇综治中心处理"
+    case_id = escalated_case(server, reason, title=TITLE, category="land_forest")
     officer = server.logins["乡镇综治中心干部"]
     head = server.logins["乡镇负责人（审批延期）"]
     head_id, head_name = server.query("SELECT id, display_name FROM app_user WHERE username = ?", head)[0]
@@ -151,7 +144,7 @@ def test_should_let_the_head_approve_an_extension_the_officer_asked_for(server):
     officer = server.logins["乡镇综治中心干部"]
     head = server.logins["乡镇负责人（审批延期）"]
     leader = server.logins["村两委干部"]
-    village = server.query("SELECT node_code FROM app_user WHERE username = ?", leader)[0][0]
+    village = node_of(server, leader)
     title = "延期测试：土地流转租金纠纷"
     body = case_payload(title=title, id=str(uuid.uuid4()), village_code=village, category="contract")
     case_id = httpx.post(f"{server.api}/cases", json=body, headers=server.headers(leader)).json()["id"]

@@ -12,38 +12,19 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.pwa_harness import DESKTOP, demo_server, launch, login, needs_chromium, new_context
-from tests.factories import case_payload
+from tests.e2e.pwa_harness import DESKTOP, demo_server_fixture, escalated_case, launch, login, new_context
 
 pytestmark = pytest.mark.e2e
 
 TITLE = "办理测试：宅基地滴水檐纠纷"
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=10) as running:
-        yield running
-
-
-def escalated_case(server) -> str:
-    """A village leader registers a case and escalates it to the township."""
-    leader = server.logins["村两委干部"]
-    village = server.query("SELECT node_code FROM app_user WHERE username = ?", leader)[0][0]
-    headers = server.headers(leader)
-    body = case_payload(title=TITLE, id=str(uuid.uuid4()), village_code=village, category="homestead", kind="claim")
-    created = httpx.post(f"{server.api}/cases", json=body, headers=headers)
-    assert created.status_code == 201, created.text
-    case_id = created.json()["id"]
-    escalate = {"action": "escalate", "reason": "邻里多次调解未果，村级无法处理，提请镇综治中心办理"}
-    answer = httpx.post(f"{server.api}/cases/{case_id}/transitions", json=escalate, headers=headers)
-    assert answer.status_code == 200 and answer.json()["status"] == "escalated", answer.text
-    return case_id
+server = demo_server_fixture(cases=10)
 
 
 def test_should_let_a_town_officer_take_a_case_from_acceptance_through_reply_to_closing(server):
-    case_id = escalated_case(server)
+    reason = "邻里多次调解未果，村级无法处理，提请镇综治中心办理"
+    case_id = escalated_case(server, reason, title=TITLE, category="homestead", kind="claim")
     officer = server.logins["乡镇综治中心干部"]
     handler = server.logins["乡镇负责人（审批延期）"]
     handler_id = str(uuid.UUID(server.query("SELECT id FROM app_user WHERE username = ?", handler)[0][0]))

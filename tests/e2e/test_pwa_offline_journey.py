@@ -16,11 +16,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.pwa_harness import (
     PHONE,
-    demo_server,
+    demo_server_fixture,
     launch,
     login,
     nav,
-    needs_chromium,
     new_context,
     shoot,
     wait_synced,
@@ -33,11 +32,7 @@ ID_NUMBER = re.compile(r"^\s*身份证号\s*$")  # not the checkbox "身份证�
 TITLES = ["离线采集：排水沟堵塞", "离线采集：宅基地界址", "离线采集：山林界线（附照片）"]
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=12) as running:
-        yield running
+server = demo_server_fixture(cases=12)
 
 
 def camera_photo(path: Path) -> Path:

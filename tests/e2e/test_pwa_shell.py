@@ -7,16 +7,12 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.pwa_harness import DESKTOP, PHONE, demo_server, launch, login, nav, needs_chromium, new_context, shoot
+from tests.e2e.pwa_harness import DESKTOP, PHONE, demo_server_fixture, launch, login, nav, new_context, shoot
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=20) as running:
-        yield running
+server = demo_server_fixture(cases=20)
 
 
 def test_should_serve_the_shell_revalidated_and_the_bundles_immutable_and_precompressed(server):

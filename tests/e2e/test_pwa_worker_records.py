@@ -14,12 +14,12 @@ from playwright.sync_api import expect, sync_playwright
 from tests.e2e.pwa_harness import (
     PASSWORD,
     PHONE,
-    demo_server,
+    demo_server_fixture,
     launch,
     login,
     nav,
-    needs_chromium,
     new_context,
+    node_of,
     shoot,
     wait_synced,
 )
@@ -28,16 +28,12 @@ from tests.factories import case_payload
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def server():
-    needs_chromium()
-    with demo_server(cases=12) as running:
-        yield running
+server = demo_server_fixture(cases=12)
 
 
 def test_should_file_a_zero_report_offline_and_find_cases_by_search(server):
     worker = server.logins["网格员"]
-    grid = server.query("SELECT node_code FROM app_user WHERE username = ?", worker)[0][0]
+    grid = node_of(server, worker)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         context = new_context(browser, PHONE)
@@ -92,7 +88,7 @@ def test_should_file_a_zero_report_offline_and_find_cases_by_search(server):
 def test_should_record_a_mediation_session_offline(server):
     leader = server.logins["村两委干部"]
     mediator = server.logins["村人民调解员"]
-    village = server.query("SELECT node_code FROM app_user WHERE username = ?", leader)[0][0]
+    village = node_of(server, leader)
     headers = server.headers(leader)
     body = case_payload(title="调解测试：院墙滴水纠纷", id=str(uuid.uuid4()), village_code=village)
     case = httpx.post(f"{server.api}/cases", json=body, headers=headers).json()
